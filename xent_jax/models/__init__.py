@@ -1,0 +1,6 @@
+"""Flax NNX models."""
+
+from xent_jax.models.cnn import CNN, adaptive_avg_pool
+from xent_jax.models.mlp import MLP
+
+__all__ = ["CNN", "MLP", "adaptive_avg_pool"]
