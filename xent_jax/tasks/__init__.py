@@ -1,0 +1,5 @@
+"""Pretext tasks: transforms that turn unlabelled data into supervised problems."""
+
+from xent_jax.tasks.rotation import NUM_ROTATIONS, random_rotation_batch, rotate, rotation_batch
+
+__all__ = ["NUM_ROTATIONS", "random_rotation_batch", "rotate", "rotation_batch"]
