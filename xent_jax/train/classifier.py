@@ -1,0 +1,224 @@
+"""The common case: an NNX classifier trained with softmax cross-entropy and an optax optimiser.
+
+The training state is a plain pytree ``{"params", "rest", "opt_state"}`` (NNX pure dicts and the
+optax state), so it can be jitted, sharded and checkpointed; the ``graphdef`` returned by
+:func:`init_classifier_state` rebuilds the module (``nnx.merge``) inside the jitted step, the
+split/merge pattern the Flax performance guide recommends for small models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from xent_jax.losses import reduce_loss, softmax_cross_entropy_with_integer_labels
+from xent_jax.train.loop import FitResult, fit, make_batch_fn
+
+__all__ = [
+    "init_classifier_state",
+    "merge_model",
+    "classification_step",
+    "predict",
+    "evaluate_classifier",
+    "train_classifier",
+]
+
+Transform = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+
+
+def init_classifier_state(
+    model: nnx.Module, tx: optax.GradientTransformation
+) -> tuple[nnx.GraphDef, dict[str, Any]]:
+    """Splits ``model`` into a graphdef and a state pytree with a fresh optimiser state.
+
+    Returns:
+      ``(graphdef, state)`` with ``state = {"params": ..., "rest": ..., "opt_state": ...}``
+      (``rest`` holds non-parameter variables such as batch statistics).
+
+    Examples:
+      >>> from xent_jax.models import MLP
+      >>> graphdef, state = init_classifier_state(MLP(4, (), 3, rngs=nnx.Rngs(0)), optax.sgd(0.1))
+      >>> sorted(state)
+      ['opt_state', 'params', 'rest']
+    """
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    params = nnx.to_pure_dict(params)
+    state = {"params": params, "rest": nnx.to_pure_dict(rest), "opt_state": tx.init(params)}
+    return graphdef, state
+
+
+def merge_model(graphdef: nnx.GraphDef, state: dict[str, Any]) -> nnx.Module:
+    """Rebuilds the NNX module from a state made by :func:`init_classifier_state`."""
+    return nnx.merge(graphdef, state["params"], state["rest"])
+
+
+def classification_step(
+    graphdef: nnx.GraphDef,
+    tx: optax.GradientTransformation,
+    *,
+    transform: Transform | None = None,
+    label_smoothing: float = 0.0,
+) -> Callable[[dict, tuple, jax.Array], tuple[dict, dict]]:
+    """A ``train_step(state, (x, y), key)`` for :func:`xent_jax.train.fit`.
+
+    The loss is ``reduce_loss(softmax_cross_entropy_with_integer_labels(model(x), y))``, the mean
+    cross-entropy over the batch. ``transform(x, y, key) -> (x, y)`` runs first inside the jitted
+    step (e.g. :func:`xent_jax.tasks.rotation_batch` for rotation prediction, or augmentation).
+
+    Returns:
+      the step function; its metrics are ``loss`` and ``accuracy``.
+    """
+
+    def step(state, batch, key):
+        x, y = batch
+        if transform is not None:
+            x, y = transform(x, y, key)
+
+        def loss_fn(params):
+            model = nnx.merge(graphdef, params, state["rest"])
+            logits = model(x)
+            losses = softmax_cross_entropy_with_integer_labels(
+                logits, y, label_smoothing=label_smoothing
+            )
+            return reduce_loss(losses), logits
+
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == y)
+        new_state = {"params": params, "rest": state["rest"], "opt_state": opt_state}
+        return new_state, {"loss": loss, "accuracy": accuracy}
+
+    return step
+
+
+def predict(
+    fn: Callable[[jax.Array], jax.Array],
+    inputs: Any,
+    *,
+    batch_size: int = 512,
+) -> np.ndarray:
+    """Applies a jittable ``fn`` over ``inputs`` in fixed-size batches (the last one padded).
+
+    Args:
+      fn: maps a batch ``[B, ...]`` to outputs ``[B, ...]`` (e.g. ``lambda x: model(x)``); it is
+        jitted here, so one compilation serves every batch.
+      inputs: array ``[N, ...]``.
+      batch_size: batch size.
+
+    Returns:
+      numpy outputs ``[N, ...]``.
+    """
+    inputs = np.asarray(inputs)
+    n = inputs.shape[0]
+    if n == 0:
+        raise ValueError("inputs must hold at least one example")
+    bs = min(batch_size, n)
+    jfn = jax.jit(fn)
+    outs = []
+    for i in range(0, n, bs):
+        chunk = inputs[i : i + bs]
+        pad = bs - chunk.shape[0]
+        if pad:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)])
+        out = np.asarray(jfn(chunk))
+        outs.append(out[: bs - pad])
+    return np.concatenate(outs)
+
+
+def _model_fn(graphdef, state, method: str | None) -> Callable[[jax.Array], jax.Array]:
+    params, rest = state["params"], state["rest"]
+
+    def fn(x):
+        model = nnx.merge(graphdef, params, rest)
+        return model(x) if method is None else getattr(model, method)(x)
+
+    return fn
+
+
+def evaluate_classifier(
+    graphdef: nnx.GraphDef,
+    state: dict[str, Any],
+    images: Any,
+    labels: Any,
+    *,
+    batch_size: int = 512,
+) -> dict[str, float]:
+    """Accuracy and mean cross-entropy of the classifier on ``(images, labels)``."""
+    logits = predict(_model_fn(graphdef, state, None), images, batch_size=batch_size)
+    labels = np.asarray(labels)
+    losses = softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), jnp.asarray(labels))
+    return {
+        "accuracy": float(np.mean(logits.argmax(-1) == labels)),
+        "loss": float(reduce_loss(losses)),
+    }
+
+
+def train_classifier(
+    model: nnx.Module,
+    images: Any,
+    labels: Any,
+    *,
+    num_steps: int,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    transform: Transform | None = None,
+    eval_data: tuple[Any, Any] | None = None,
+    eval_every: int = 0,
+    ckpt_dir: str | Path | None = None,
+    ckpt_every: int = 0,
+    metrics_path: str | Path | None = None,
+    progress: bool = True,
+    desc: str = "classifier",
+) -> tuple[nnx.Module, FitResult]:
+    """Trains ``model`` with AdamW on mean softmax cross-entropy; returns it updated.
+
+    A convenience over :func:`fit` + :func:`classification_step` + :func:`make_batch_fn`. With
+    ``eval_data = (x, y)``, eval metrics are the accuracy and loss on it. With ``transform``, the
+    eval data is transformed the same way (with a fixed key) before evaluation.
+
+    Returns:
+      ``(model, result)``: the trained module (the input module is updated in place too) and
+      the :class:`FitResult`.
+    """
+    tx = optax.adamw(learning_rate, weight_decay=weight_decay)
+    graphdef, state = init_classifier_state(model, tx)
+    step = classification_step(graphdef, tx, transform=transform)
+    data = (np.asarray(images), np.asarray(labels))
+    batch_fn = make_batch_fn(data, batch_size=batch_size, seed=seed)
+    eval_fn = None
+    if eval_data is not None:
+        ex, ey = np.asarray(eval_data[0]), np.asarray(eval_data[1])
+        if transform is not None:
+            tx_x, tx_y = transform(jnp.asarray(ex), jnp.asarray(ey), jax.random.key(seed))
+            ex, ey = np.asarray(tx_x), np.asarray(tx_y)
+
+        def eval_fn(s):
+            return evaluate_classifier(graphdef, s, ex, ey)
+
+    result = fit(
+        step,
+        state,
+        batch_fn,
+        num_steps=num_steps,
+        key=jax.random.key(seed),
+        ckpt_dir=ckpt_dir,
+        ckpt_every=ckpt_every,
+        eval_fn=eval_fn,
+        eval_every=eval_every,
+        metrics_path=metrics_path,
+        progress=progress,
+        desc=desc,
+    )
+    trained = merge_model(graphdef, result.state)
+    nnx.update(model, nnx.state(trained))
+    return model, result
