@@ -8,8 +8,29 @@ from xent_jax.data.images import (
     read_idx,
     train_test_split,
 )
+from xent_jax.data.mixtures import grid_centers, mixture, ring_centers, sample_mixture
+from xent_jax.data.supercon import (
+    ELEMENTS,
+    SuperconData,
+    composition_key,
+    fractions_from_formula,
+    load_supercon,
+    parse_formula,
+    sample_independent_marginals,
+)
 
 __all__ = [
+    "ELEMENTS",
+    "SuperconData",
+    "composition_key",
+    "fractions_from_formula",
+    "grid_centers",
+    "load_supercon",
+    "mixture",
+    "parse_formula",
+    "ring_centers",
+    "sample_independent_marginals",
+    "sample_mixture",
     "load_digits",
     "load_mnist5k",
     "load_mnist10k",

@@ -5,6 +5,8 @@ loss and gradient under ``jit``; :func:`checked` raises with the offending index
 """
 
 from xent_jax.losses._checks import checked as checked
+from xent_jax.losses.gan import gan_discriminator_loss as gan_discriminator_loss
+from xent_jax.losses.gan import gan_generator_loss as gan_generator_loss
 from xent_jax.losses.gaussian import gaussian_cross_entropy as gaussian_cross_entropy
 from xent_jax.losses.gaussian import gaussian_entropy as gaussian_entropy
 from xent_jax.losses.gaussian import gaussian_kl as gaussian_kl

@@ -1,6 +1,7 @@
 """Flax NNX models."""
 
 from xent_jax.models.cnn import CNN, adaptive_avg_pool
+from xent_jax.models.gan import Discriminator, Generator, sparsemax
 from xent_jax.models.mlp import MLP
 
-__all__ = ["CNN", "MLP", "adaptive_avg_pool"]
+__all__ = ["CNN", "MLP", "Discriminator", "Generator", "adaptive_avg_pool", "sparsemax"]
