@@ -1,0 +1,32 @@
+"""Adversarial attacks by gradient ascent on cross-entropy, compiled end to end.
+
+Every attack takes any function ``logits_fn: x -> logits``; none knows about model classes.
+"""
+
+from xent_jax.attacks._common import AttackResult
+from xent_jax.attacks.apgd import apgd, apgd_checkpoints
+from xent_jax.attacks.evaluate import RobustEvaluation, evaluate
+from xent_jax.attacks.fgsm import fgsm
+from xent_jax.attacks.objectives import (
+    attack_objective,
+    ce_loss,
+    dlr_loss,
+    margin_loss,
+    targeted_dlr_loss,
+)
+from xent_jax.attacks.pgd import pgd
+
+__all__ = [
+    "AttackResult",
+    "RobustEvaluation",
+    "apgd",
+    "apgd_checkpoints",
+    "attack_objective",
+    "ce_loss",
+    "dlr_loss",
+    "evaluate",
+    "fgsm",
+    "margin_loss",
+    "pgd",
+    "targeted_dlr_loss",
+]
