@@ -39,6 +39,13 @@ def _prepare(arrays: dict[str, jax.typing.ArrayLike], log_variance: bool, varian
     return out
 
 
+def _scaled_square(diff: jax.Array, log_var: jax.Array) -> jax.Array:
+    """``diff**2 / exp(log_var)`` without forming ``exp(-log_var)`` (which can overflow)."""
+    zero = diff == 0
+    log_abs = jnp.log(jnp.abs(jnp.where(zero, 1.0, diff)))
+    return jnp.where(zero, 0.0, jnp.exp(2.0 * log_abs - log_var))
+
+
 def _reduce(values: jax.Array, axis: int | None) -> jax.Array:
     if axis is None:
         return values
@@ -78,13 +85,13 @@ def gaussian_kl(
         log_variance,
         ("var_p", "var_q"),
     )
-    sq = jnp.square(a["mean_p"] - a["mean_q"])
+    diff = a["mean_p"] - a["mean_q"]
     if log_variance:
         lv_p, lv_q = a["var_p"], a["var_q"]
-        values = 0.5 * (lv_q - lv_p + jnp.exp(lv_p - lv_q) + sq * jnp.exp(-lv_q) - 1.0)
+        values = 0.5 * (lv_q - lv_p + jnp.exp(lv_p - lv_q) + _scaled_square(diff, lv_q) - 1.0)
     else:
         v_p, v_q = a["var_p"], a["var_q"]
-        values = 0.5 * (jnp.log(v_q) - jnp.log(v_p) + (v_p + sq) / v_q - 1.0)
+        values = 0.5 * (jnp.log(v_q) - jnp.log(v_p) + (v_p + jnp.square(diff)) / v_q - 1.0)
     return _reduce(values, axis)
 
 
@@ -118,13 +125,13 @@ def gaussian_cross_entropy(
         log_variance,
         ("var_p", "var_q"),
     )
-    sq = jnp.square(a["mean_p"] - a["mean_q"])
+    diff = a["mean_p"] - a["mean_q"]
     if log_variance:
         lv_p, lv_q = a["var_p"], a["var_q"]
-        values = 0.5 * (_LOG_2PI + lv_q + jnp.exp(lv_p - lv_q) + sq * jnp.exp(-lv_q))
+        values = 0.5 * (_LOG_2PI + lv_q + jnp.exp(lv_p - lv_q) + _scaled_square(diff, lv_q))
     else:
         v_p, v_q = a["var_p"], a["var_q"]
-        values = 0.5 * (_LOG_2PI + jnp.log(v_q) + (v_p + sq) / v_q)
+        values = 0.5 * (_LOG_2PI + jnp.log(v_q) + (v_p + jnp.square(diff)) / v_q)
     return _reduce(values, axis)
 
 
@@ -179,9 +186,9 @@ def gaussian_nll(
       1.4189
     """
     a = _prepare({"mean": mean, "var": var, "targets": targets}, log_variance, ("var",))
-    sq = jnp.square(a["targets"] - a["mean"])
+    diff = a["targets"] - a["mean"]
     if log_variance:
-        values = 0.5 * (_LOG_2PI + a["var"] + sq * jnp.exp(-a["var"]))
+        values = 0.5 * (_LOG_2PI + a["var"] + _scaled_square(diff, a["var"]))
     else:
-        values = 0.5 * (_LOG_2PI + jnp.log(a["var"]) + sq / a["var"])
+        values = 0.5 * (_LOG_2PI + jnp.log(a["var"]) + jnp.square(diff) / a["var"])
     return _reduce(values, axis)
