@@ -15,10 +15,12 @@ from xent_jax.attacks.objectives import (
     targeted_dlr_loss,
 )
 from xent_jax.attacks.pgd import pgd
+from xent_jax.attacks.training import adversarial_training_step
 
 __all__ = [
     "AttackResult",
     "RobustEvaluation",
+    "adversarial_training_step",
     "apgd",
     "apgd_checkpoints",
     "attack_objective",
