@@ -42,6 +42,7 @@ helpers :func:`data_mesh`, :func:`replicate`, :func:`shard_batch`.
 
 from xent_jax.train.checkpoint import Checkpointer
 from xent_jax.train.classifier import (
+    apply_batched,
     classification_step,
     evaluate_classifier,
     init_classifier_state,
@@ -57,6 +58,7 @@ from xent_jax.train.sharding import data_mesh, replicate, shard_batch
 
 __all__ = [
     "Checkpointer",
+    "apply_batched",
     "FitResult",
     "MetricsLogger",
     "classification_step",

@@ -8,6 +8,8 @@ split/merge pattern the Flax performance guide recommends for small models.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ __all__ = [
     "merge_model",
     "classification_step",
     "predict",
+    "apply_batched",
     "evaluate_classifier",
     "train_classifier",
 ]
@@ -59,6 +62,35 @@ def merge_model(graphdef: nnx.GraphDef, state: dict[str, Any]) -> nnx.Module:
     return nnx.merge(graphdef, state["params"], state["rest"])
 
 
+@dataclasses.dataclass(frozen=True)
+class _ClassificationStep:
+    # A hashable step: equal settings share jax.jit's compilation cache across calls.
+    graphdef: nnx.GraphDef
+    tx: optax.GradientTransformation
+    transform: Transform | None
+    label_smoothing: float
+
+    def __call__(self, state, batch, key):
+        graphdef, x, y = self.graphdef, *batch
+        if self.transform is not None:
+            x, y = self.transform(x, y, key)
+
+        def loss_fn(params):
+            model = nnx.merge(graphdef, params, state["rest"])
+            logits = model(x)
+            losses = softmax_cross_entropy_with_integer_labels(
+                logits, y, label_smoothing=self.label_smoothing
+            )
+            return reduce_loss(losses), logits
+
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+        updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == y)
+        new_state = {"params": params, "rest": state["rest"], "opt_state": opt_state}
+        return new_state, {"loss": loss, "accuracy": accuracy}
+
+
 def classification_step(
     graphdef: nnx.GraphDef,
     tx: optax.GradientTransformation,
@@ -71,32 +103,12 @@ def classification_step(
     The loss is ``reduce_loss(softmax_cross_entropy_with_integer_labels(model(x), y))``, the mean
     cross-entropy over the batch. ``transform(x, y, key) -> (x, y)`` runs first inside the jitted
     step (e.g. :func:`xent_jax.tasks.rotation_batch` for rotation prediction, or augmentation).
+    Steps built from equal arguments compare equal, so they share compiled code.
 
     Returns:
       the step function; its metrics are ``loss`` and ``accuracy``.
     """
-
-    def step(state, batch, key):
-        x, y = batch
-        if transform is not None:
-            x, y = transform(x, y, key)
-
-        def loss_fn(params):
-            model = nnx.merge(graphdef, params, state["rest"])
-            logits = model(x)
-            losses = softmax_cross_entropy_with_integer_labels(
-                logits, y, label_smoothing=label_smoothing
-            )
-            return reduce_loss(losses), logits
-
-        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
-        accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == y)
-        new_state = {"params": params, "rest": state["rest"], "opt_state": opt_state}
-        return new_state, {"loss": loss, "accuracy": accuracy}
-
-    return step
+    return _ClassificationStep(graphdef, tx, transform, float(label_smoothing))
 
 
 def predict(
@@ -104,6 +116,7 @@ def predict(
     inputs: Any,
     *,
     batch_size: int = 512,
+    jit: bool = True,
 ) -> np.ndarray:
     """Applies a jittable ``fn`` over ``inputs`` in fixed-size batches (the last one padded).
 
@@ -112,6 +125,7 @@ def predict(
         jitted here, so one compilation serves every batch.
       inputs: array ``[N, ...]``.
       batch_size: batch size.
+      jit: jit ``fn`` here (False when it is already jitted).
 
     Returns:
       numpy outputs ``[N, ...]``.
@@ -121,7 +135,7 @@ def predict(
     if n == 0:
         raise ValueError("inputs must hold at least one example")
     bs = min(batch_size, n)
-    jfn = jax.jit(fn)
+    jfn = jax.jit(fn) if jit else fn
     outs = []
     for i in range(0, n, bs):
         chunk = inputs[i : i + bs]
@@ -133,14 +147,45 @@ def predict(
     return np.concatenate(outs)
 
 
-def _model_fn(graphdef, state, method: str | None) -> Callable[[jax.Array], jax.Array]:
-    params, rest = state["params"], state["rest"]
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _apply(graphdef, method, kwargs, state, x):
+    model = nnx.merge(graphdef, *state)
+    fn = model if method is None else getattr(model, method)
+    return fn(x, **dict(kwargs))
 
-    def fn(x):
-        model = nnx.merge(graphdef, params, rest)
-        return model(x) if method is None else getattr(model, method)(x)
 
-    return fn
+def apply_batched(
+    graphdef: nnx.GraphDef,
+    state: Any,
+    inputs: Any,
+    *,
+    method: str | None = None,
+    batch_size: int = 512,
+    **kwargs: Any,
+) -> np.ndarray:
+    """``nnx.merge(graphdef, *state).<method>(x, **kwargs)`` over ``inputs`` in padded batches.
+
+    One compiled function per (graphdef, method, kwargs, batch shape) is shared by every call, so
+    evaluating many models of the same architecture compiles once.
+
+    Args:
+      graphdef: from ``nnx.split``.
+      state: a tuple of states (or pure dicts) that ``nnx.merge`` takes after ``graphdef``.
+      inputs: ``[N, ...]``.
+      method: a method name, or None for ``__call__``.
+      batch_size: batch size; the last batch is padded by repeating its last example.
+      **kwargs: hashable keyword arguments for the method (e.g. ``block=1``).
+
+    Returns:
+      numpy ``[N, ...]``.
+    """
+    key = tuple(sorted(kwargs.items()))
+    return predict(
+        lambda x: _apply(graphdef, method, key, tuple(state), x),
+        inputs,
+        batch_size=batch_size,
+        jit=False,
+    )
 
 
 def evaluate_classifier(
@@ -152,13 +197,21 @@ def evaluate_classifier(
     batch_size: int = 512,
 ) -> dict[str, float]:
     """Accuracy and mean cross-entropy of the classifier on ``(images, labels)``."""
-    logits = predict(_model_fn(graphdef, state, None), images, batch_size=batch_size)
+    logits = apply_batched(
+        graphdef, (state["params"], state["rest"]), images, batch_size=batch_size
+    )
     labels = np.asarray(labels)
     losses = softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), jnp.asarray(labels))
     return {
         "accuracy": float(np.mean(logits.argmax(-1) == labels)),
         "loss": float(reduce_loss(losses)),
     }
+
+
+@functools.cache
+def _adamw(learning_rate: float, weight_decay: float) -> optax.GradientTransformation:
+    # One object per setting, so train steps built with it hash equal and share compilations.
+    return optax.adamw(learning_rate, weight_decay=weight_decay)
 
 
 def train_classifier(
@@ -190,7 +243,7 @@ def train_classifier(
       ``(model, result)``: the trained module (the input module is updated in place too) and
       the :class:`FitResult`.
     """
-    tx = optax.adamw(learning_rate, weight_decay=weight_decay)
+    tx = _adamw(float(learning_rate), float(weight_decay))
     graphdef, state = init_classifier_state(model, tx)
     step = classification_step(graphdef, tx, transform=transform)
     data = (np.asarray(images), np.asarray(labels))

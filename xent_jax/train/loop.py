@@ -8,6 +8,7 @@ batches and keys and ends with the same state and metrics as an uninterrupted ru
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,19 @@ def make_batch_fn(data: Any, *, batch_size: int, seed: int = 0) -> Callable[[int
         return jax.tree.map(lambda x: x[idx], host)
 
     return batch_fn
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_jit(fn: Callable) -> Callable:
+    return jax.jit(fn)
+
+
+def _jit(fn: Callable) -> Callable:
+    """``jax.jit(fn)``, reusing one compiled wrapper for equal hashable steps across calls."""
+    try:
+        return _cached_jit(fn)
+    except TypeError:  # unhashable step
+        return jax.jit(fn)
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +204,7 @@ def fit(
         last_train, last_eval = extra.get("train", {}), extra.get("eval", {})
         if logger is not None:
             logger.truncate_after(start)
-    step_fn = jax.jit(train_step) if jit else train_step
+    step_fn = _jit(train_step) if jit else train_step
 
     def save(step: int) -> None:
         if ckpt is not None and step not in ckpt.all_steps():

@@ -9,7 +9,7 @@ import numpy as np
 from flax import nnx
 
 from xent_jax.tasks.rotation import NUM_ROTATIONS, rotation_batch
-from xent_jax.train.classifier import predict, train_classifier
+from xent_jax.train.classifier import apply_batched, train_classifier
 from xent_jax.train.loop import FitResult
 
 __all__ = ["pretrain_rotation", "rotation_accuracy", "extract_features"]
@@ -17,7 +17,7 @@ __all__ = ["pretrain_rotation", "rotation_accuracy", "extract_features"]
 
 def _all_rotations(x, y, key):
     del y, key
-    return rotation_batch(x)
+    return rotation_batch(x)  # a module-level function: equal steps share compilations
 
 
 def pretrain_rotation(
@@ -101,12 +101,7 @@ def extract_features(
       numpy ``[N, d]``.
     """
     graphdef, state = nnx.split(model)
-
-    def fn(x):
-        m = nnx.merge(graphdef, state)
-        return getattr(m, method)(x, **kwargs)
-
-    return predict(fn, images, batch_size=batch_size)
+    return apply_batched(graphdef, (state,), images, method=method, batch_size=batch_size, **kwargs)
 
 
 def rotation_accuracy(model: nnx.Module, images: Any, *, batch_size: int = 512) -> dict[str, Any]:
@@ -117,11 +112,7 @@ def rotation_accuracy(model: nnx.Module, images: Any, *, batch_size: int = 512) 
     """
     x, y = rotation_batch(np.asarray(images))
     graphdef, state = nnx.split(model)
-
-    def fn(batch):
-        return nnx.merge(graphdef, state)(batch)
-
-    pred = predict(fn, np.asarray(x), batch_size=batch_size).argmax(-1)
+    pred = apply_batched(graphdef, (state,), np.asarray(x), batch_size=batch_size).argmax(-1)
     y = np.asarray(y)
     per = [float(np.mean(pred[y == k] == k)) for k in range(NUM_ROTATIONS)]
     return {"accuracy": float(np.mean(pred == y)), "per_rotation": per}
