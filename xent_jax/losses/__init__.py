@@ -25,6 +25,9 @@ from xent_jax.losses.information import relative_entropy as relative_entropy
 from xent_jax.losses.information import (
     relative_entropy_from_log_probs as relative_entropy_from_log_probs,
 )
+from xent_jax.losses.linear_cross_entropy import (
+    linear_softmax_cross_entropy_with_integer_labels as linear_softmax_cross_entropy_with_integer_labels,  # noqa: E501
+)
 from xent_jax.losses.reduction import reduce_loss as reduce_loss
 from xent_jax.losses.reduction import target_weights as target_weights
 from xent_jax.losses.sigmoid import (
