@@ -152,6 +152,6 @@ def run(out_dir: pathlib.Path, *, size: str = "full", seed: int = 0) -> dict:
 def headline(metrics: dict) -> str:
     return (
         f"test acc {100 * metrics['test_accuracy']:.1f}%, "
-        f"|H(p,q)-H(p)-KL| <= {metrics['identity_max_abs_error']:.0e}, "
+        f"|H(p,q)-H(p)-KL| <= {metrics['identity_max_rel_error']:.0e} rel., "
         f"|grad - X^T(softmax-onehot)/N| <= {metrics['gradient_max_abs_error']:.0e}"
     )
