@@ -9,6 +9,15 @@ from xent_jax.data.images import (
     train_test_split,
 )
 from xent_jax.data.mixtures import grid_centers, mixture, ring_centers, sample_mixture
+from xent_jax.data.proteins import (
+    SCL_CLASSES,
+    SCL_LOCATIONS,
+    DeepLocSet,
+    bucket_batches,
+    load_deeploc,
+    load_scl,
+    scl_targets,
+)
 from xent_jax.data.supercon import (
     ELEMENTS,
     SuperconData,
@@ -37,4 +46,11 @@ __all__ = [
     "per_class_subset",
     "read_idx",
     "train_test_split",
+    "SCL_CLASSES",
+    "SCL_LOCATIONS",
+    "DeepLocSet",
+    "bucket_batches",
+    "load_deeploc",
+    "load_scl",
+    "scl_targets",
 ]
