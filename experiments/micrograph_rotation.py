@@ -58,11 +58,11 @@ def _one_seed(ds, images, material: str, cfg: dict, seed: int, out_dir: pathlib.
         **common,
     )
 
-    def make_cnn():  # the same seed gives the same initial weights for both networks
-        return CNN(4, widths=cfg["widths"], pool_size=cfg["pool_size"], rngs=nnx.Rngs(seed))
-
+    # one initialisation: a copy stays at random init, the other is pretrained
+    model = CNN(4, widths=cfg["widths"], pool_size=cfg["pool_size"], rngs=nnx.Rngs(seed))
+    random_init = nnx.clone(model)
     model, result = pretrain_rotation(
-        make_cnn(),
+        model,
         train.images,
         num_steps=cfg["num_steps"],
         batch_size=cfg["batch_size"],
@@ -77,8 +77,8 @@ def _one_seed(ds, images, material: str, cfg: dict, seed: int, out_dir: pathlib.
     features = {
         "rotation": (extract_features(model, train.images), extract_features(model, test.images)),
         "random": (
-            extract_features(make_cnn(), train.images),
-            extract_features(make_cnn(), test.images),
+            extract_features(random_init, train.images),
+            extract_features(random_init, test.images),
         ),
         "histogram": (
             intensity_histogram(train.images, bins=cfg["hist_bins"]),
@@ -100,7 +100,9 @@ def _one_seed(ds, images, material: str, cfg: dict, seed: int, out_dir: pathlib.
     n = min(cfg["num_examples"], len(test))
     pick = np.random.default_rng(seed).choice(len(test), size=n, replace=False)
     ks = np.arange(n) % 4
-    shown = np.stack([np.rot90(test.images[i], k, axes=(0, 1)) for i, k in zip(pick, ks)])
+    shown = np.stack(
+        [np.rot90(test.images[i], k, axes=(0, 1)) for i, k in zip(pick, ks, strict=True)]
+    )
     logits = extract_features(model, shown, method="__call__")
     metrics = {
         "seed": seed,
@@ -207,7 +209,7 @@ def run(out_dir: pathlib.Path, *, size: str = "full", seed: int = 0) -> dict:
         r2_per_seed = {k: [r["r2"][k] for r in runs] for k in FEATURE_SETS}
         acc = [r["rotation_accuracy"] for r in runs]
         per_material[material] = {
-            "target": f"area fraction of mask classes {list(cfg['materials'][material]['classes'])}",
+            "target_classes": list(cfg["materials"][material]["classes"]),
             "crop": cfg["materials"][material]["crop"],
             "rotation_accuracy": float(np.mean(acc)),
             "rotation_accuracy_per_seed": acc,
@@ -215,7 +217,7 @@ def run(out_dir: pathlib.Path, *, size: str = "full", seed: int = 0) -> dict:
             "r2_std": {k: float(np.std(v)) for k, v in r2_per_seed.items()},
             "r2_per_seed": r2_per_seed,
             "rotation_beats_random_seeds": int(
-                sum(a > b for a, b in zip(r2_per_seed["rotation"], r2_per_seed["random"]))
+                np.sum(np.array(r2_per_seed["rotation"]) > np.array(r2_per_seed["random"]))
             ),
             "runs": runs,
         }

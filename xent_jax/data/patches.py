@@ -57,9 +57,8 @@ def stretch_contrast(images: np.ndarray, *, low: float = 1.0, high: float = 99.0
         raise ValueError(f"images must have shape [N, H, W, C], got shape {images.shape}")
     if not 0.0 <= low < high <= 100.0:
         raise ValueError(f"need 0 <= low < high <= 100, got low={low}, high={high}")
-    flat = images.reshape(images.shape[0], -1).astype(np.float64)
-    lo = np.percentile(flat, low, axis=1)[:, None, None, None]
-    hi = np.percentile(flat, high, axis=1)[:, None, None, None]
+    flat = images.reshape(images.shape[0], -1)
+    lo, hi = np.percentile(flat, [low, high], axis=1)[:, :, None, None, None]
     scale = np.where(hi > lo, hi - lo, 1.0)
     return np.clip((images - lo) / scale, 0.0, 1.0).astype(np.float32)
 
