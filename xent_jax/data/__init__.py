@@ -8,7 +8,15 @@ from xent_jax.data.images import (
     read_idx,
     train_test_split,
 )
+from xent_jax.data.micrographs import MATERIALS, MicrographSet, load_micrographs, split_by_image
 from xent_jax.data.mixtures import grid_centers, mixture, ring_centers, sample_mixture
+from xent_jax.data.patches import (
+    Patches,
+    area_fraction,
+    intensity_histogram,
+    sample_patches,
+    stretch_contrast,
+)
 from xent_jax.data.proteins import (
     SCL_CLASSES,
     SCL_LOCATIONS,
@@ -29,6 +37,15 @@ from xent_jax.data.supercon import (
 )
 
 __all__ = [
+    "MATERIALS",
+    "MicrographSet",
+    "load_micrographs",
+    "split_by_image",
+    "Patches",
+    "area_fraction",
+    "intensity_histogram",
+    "sample_patches",
+    "stretch_contrast",
     "ELEMENTS",
     "SuperconData",
     "composition_key",
