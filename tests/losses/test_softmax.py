@@ -389,3 +389,13 @@ def _jit_value_and_grad(z, y, eps):
 
     (_, losses), grad = jax.value_and_grad(f, has_aux=True)(z)
     return losses, grad
+
+
+def test_tuple_axis_matches_optax_flat_index_rule():
+    z = jnp.arange(24, dtype=jnp.float32).reshape(1, 2, 3, 4) / 7
+    labels = jnp.ravel_multi_index((jnp.array([[1, 2]]), jnp.array([[1, 3]])), (3, 4))
+    ours = softmax_cross_entropy_with_integer_labels(z, labels, axis=(2, 3))
+    theirs = optax.softmax_cross_entropy_with_integer_labels(z, labels, axis=(2, 3))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    flat = softmax_cross_entropy_with_integer_labels(z.reshape(1, 2, 12), labels)
+    np.testing.assert_allclose(ours, flat, rtol=1e-6)

@@ -63,6 +63,26 @@ def _prepare_where(where: Any, logits_shape: tuple[int, ...], axis: int) -> jax.
     return jnp.moveaxis(where, axis, -1)
 
 
+def _flatten_class_axes(
+    logits: jax.Array, where: Any, axes: tuple[int, ...]
+) -> tuple[jax.Array, Any]:
+    """Moves the class ``axes`` last and flattens them into one (optax's tuple-``axis`` rule)."""
+    class_axes = tuple(canonical_axis(a, logits.ndim) for a in axes)
+    if len(set(class_axes)) != len(class_axes) or not class_axes:
+        raise ValueError(f"axis must be distinct axes of logits, got {axes}")
+    batch_axes = tuple(a for a in range(logits.ndim) if a not in class_axes)
+    batch_shape = tuple(logits.shape[a] for a in batch_axes)
+
+    def flatten(x: jax.Array) -> jax.Array:
+        return jnp.transpose(x, batch_axes + class_axes).reshape(batch_shape + (-1,))
+
+    if where is not None:
+        where = jnp.asarray(where)
+        if where.shape == logits.shape:
+            where = flatten(where)
+    return flatten(logits), where
+
+
 def _log_normalizer(z: jax.Array, where: jax.Array | None) -> tuple[jax.Array, jax.Array]:
     """Masked log-sum-exp over the last axis, safe for ``-inf`` and fully masked rows.
 
@@ -156,7 +176,7 @@ def softmax_cross_entropy_with_integer_labels(
     logits: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike,
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: jax.typing.ArrayLike | None = None,
     label_smoothing: float = 0.0,
     class_weights: jax.typing.ArrayLike | None = None,
@@ -189,7 +209,8 @@ def softmax_cross_entropy_with_integer_labels(
     Args:
       logits: unnormalised log-probabilities ``[..., num_classes, ...]``, floating.
       labels: integer class indices, the logits' shape without ``axis``.
-      axis: the class axis.
+      axis: the class axis, or a tuple of axes whose flattened (row-major) positions are the
+        classes, as in optax (a label is then a flat index into ``logits.shape[axis]``).
       where: optional boolean mask of the logits' shape, or of the batch shape (per example).
       label_smoothing: :math:`\varepsilon \in [0, 1)`.
       class_weights: optional non-negative ``[num_classes]`` weights.
@@ -216,6 +237,9 @@ def softmax_cross_entropy_with_integer_labels(
     logits = as_float_array(logits, "logits")
     labels = jnp.asarray(labels)
     check_integer(labels, "labels")
+    if isinstance(axis, tuple):
+        logits, where = _flatten_class_axes(logits, where, axis)
+        axis = -1
     axis = canonical_axis(axis, logits.ndim)
     batch_shape = logits.shape[:axis] + logits.shape[axis + 1 :]
     if labels.shape != batch_shape:
