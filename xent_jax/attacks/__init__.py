@@ -15,6 +15,7 @@ from xent_jax.attacks.objectives import (
     targeted_dlr_loss,
 )
 from xent_jax.attacks.pgd import pgd
+from xent_jax.attacks.suite import attack_suite, robustness_curves
 from xent_jax.attacks.training import adversarial_training_step
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "adversarial_training_step",
     "apgd",
     "apgd_checkpoints",
+    "attack_suite",
     "attack_objective",
     "ce_loss",
     "dlr_loss",
@@ -30,5 +32,6 @@ __all__ = [
     "fgsm",
     "margin_loss",
     "pgd",
+    "robustness_curves",
     "targeted_dlr_loss",
 ]
