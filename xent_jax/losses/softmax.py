@@ -83,10 +83,18 @@ def _flatten_class_axes(
     return flatten(logits), where
 
 
-def _log_normalizer(z: jax.Array, where: jax.Array | None) -> tuple[jax.Array, jax.Array]:
-    """Masked log-sum-exp over the last axis, safe for ``-inf`` and fully masked rows.
+def _log_normalizer(
+    z: jax.Array, where: jax.Array | None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Masked log-sum-exp over the last axis, split as ``shift + log_sum``.
 
-    Returns ``(lse [..., 1], nonempty [..., 1])``; ``lse`` is 0 on a row with no class.
+    ``-log softmax(z)_k`` is then evaluated as ``(shift - z_k) + log_sum``: a difference of two
+    logits (one rounding) plus a term in ``[0, log K]``, so the loss keeps full relative precision
+    even when the logits are large and the loss is small. ``shift`` is a stop-gradient row maximum,
+    which makes the gradient the softmax. Safe for ``-inf`` and fully masked rows.
+
+    Returns:
+      ``(shift [..., 1], log_sum [..., 1], nonempty [..., 1])``; both are 0 on an empty row.
     """
     if where is not None:
         z = jnp.where(where, z, -jnp.inf)
@@ -94,7 +102,7 @@ def _log_normalizer(z: jax.Array, where: jax.Array | None) -> tuple[jax.Array, j
     shift = jax.lax.stop_gradient(jnp.where(jnp.isfinite(shift), shift, 0.0))
     total = jnp.sum(jnp.exp(z - shift), axis=-1, keepdims=True)
     nonempty = total > 0
-    return jnp.log(jnp.where(nonempty, total, 1.0)) + shift, nonempty
+    return shift, jnp.log(jnp.where(nonempty, total, 1.0)), nonempty
 
 
 def _smoothing_is_zero(label_smoothing: Any) -> bool:
@@ -155,7 +163,7 @@ def softmax_cross_entropy(
     z = jnp.moveaxis(logits.astype(dtype), axis, -1)
     t = jnp.moveaxis(labels.astype(dtype), axis, -1)
 
-    lse, nonempty = _log_normalizer(z, mask)
+    shift, log_sum, nonempty = _log_normalizer(z, mask)
     valid = z > -jnp.inf
     if mask is not None:
         valid = valid & mask
@@ -167,7 +175,7 @@ def softmax_cross_entropy(
     on_masked = jnp.where(t > 0, jnp.inf, 0.0)
     if mask is not None:
         on_masked = jnp.where(mask, on_masked, 0.0)
-    terms = jnp.where(valid, t * (lse - z_safe), on_masked)
+    terms = jnp.where(valid, t * ((shift - z_safe) + log_sum), on_masked)
     loss = jnp.sum(terms, axis=-1)
     return jnp.where(nonempty[..., 0], loss, 0.0)
 
@@ -256,13 +264,13 @@ def softmax_cross_entropy_with_integer_labels(
     dtype = compute_dtype(logits.dtype)
     z = jnp.moveaxis(logits.astype(dtype), axis, -1)
 
-    lse, nonempty = _log_normalizer(z, mask)
+    shift, log_sum, nonempty = _log_normalizer(z, mask)
     bad = check_labels_in_range(labels, num_classes, ignore_index=ignore_index)
     safe_labels = jnp.clip(labels, 0, num_classes - 1)[..., None]
     z_label = jnp.take_along_axis(z, safe_labels, axis=-1)
     if mask is not None:
         z_label = jnp.where(jnp.take_along_axis(mask, safe_labels, axis=-1), z_label, -jnp.inf)
-    nll = lse - z_label
+    nll = (shift - z_label) + log_sum
     if weights is not None:
         weights = weights.astype(dtype)
         nll = nll * weights[safe_labels]
@@ -273,7 +281,7 @@ def softmax_cross_entropy_with_integer_labels(
         if mask is not None:
             valid = valid & mask
         count = jnp.maximum(jnp.sum(valid, axis=-1, keepdims=True), 1).astype(dtype)
-        per_class = lse - jnp.where(valid, z, 0.0)
+        per_class = (shift - jnp.where(valid, z, 0.0)) + log_sum
         if weights is not None:
             per_class = per_class * jnp.broadcast_to(weights, per_class.shape)
         smooth = jnp.sum(jnp.where(valid, per_class, 0.0), axis=-1, keepdims=True) / count
