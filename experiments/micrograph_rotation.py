@@ -130,7 +130,9 @@ def _plot_examples(examples: dict, path: pathlib.Path) -> None:
 
     rows = list(examples)
     cols = max(len(e["true"]) for e in examples.values())
-    fig, axes = plt.subplots(len(rows), cols, figsize=(1.4 * cols, 2.1 * len(rows) + 0.3), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), cols, figsize=(1.4 * cols, 2.1 * len(rows) + 0.3), squeeze=False
+    )
     for r, material in enumerate(rows):
         ex = examples[material]
         for c in range(cols):
