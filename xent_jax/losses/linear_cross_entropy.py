@@ -5,14 +5,16 @@ gradient dominate memory (4096 tokens x 32768 classes in float32 are 512 MiB, ab
 gradient). :func:`linear_softmax_cross_entropy_with_integer_labels` computes the same per-token
 losses while holding only one ``[token_chunk, chunk]`` tile of logits at a time:
 
-* forward: a loop over vocabulary chunks (and token chunks when N is large) keeps an online
-  log-sum-exp ``(m, s)`` per token, plus the label logit and, for label smoothing, the sum of
-  logits;
+* forward: a loop over vocabulary chunks (and, inside it, token chunks) keeps an online
+  log-sum-exp ``(m, s)`` per token, plus the label logit and, for label smoothing, the
+  (class-weighted) sum of logits;
 * backward: a ``jax.custom_vjp`` rule recomputes each tile of logits, forms its gradient
-  ``a * softmax - b * onehot - c`` and immediately contracts it into ``dx``, ``dW`` and ``dbias``.
+  ``a * softmax - b * onehot - c * omega`` and immediately contracts it into ``dx``, ``dW`` and
+  ``dbias``. The vocabulary loop is outermost, so each ``[chunk, D]`` block of ``dW`` is summed
+  over all tokens in float32 and written once, in W's dtype.
 
-Matrix products accumulate in float32 (``preferred_element_type``) so bf16/f16 inputs are never
-copied to float32 in full (only one ``[chunk, D]`` slice at a time is touched). The last vocabulary
+Everything accumulates in float32. A bf16/f16 W is upcast one ``[chunk, D]`` slice at a time,
+never in full (x, which is ``O(N D)``, is upcast once). The last vocabulary
 or token chunk is clamped to end at ``V`` (or ``N``) and its already-processed columns (rows) are
 masked, so V and N need not divide the chunk sizes and no padded copy of W is made.
 
@@ -384,18 +386,23 @@ def linear_softmax_cross_entropy_with_integer_labels(
 
     With logits :math:`z_{ij} = x_i \cdot w_j + b_j` (optionally soft-capped,
     :math:`z \leftarrow c \tanh(z / c)`), :math:`\mathrm{lse}_i = \log \sum_j e^{z_{ij}}`,
-    label smoothing :math:`\varepsilon`, class weight :math:`\omega_{y_i}` and z-loss weight
-    :math:`\lambda`, the loss of token ``i`` is
+    label smoothing :math:`\varepsilon`, class weights :math:`\omega` (all 1 by default) and z-loss
+    weight :math:`\lambda`, the loss of token ``i`` is (PyTorch's weighting of the smoothing term)
 
     .. math::
-      \ell_i = \omega_{y_i}\Big(\mathrm{lse}_i - (1-\varepsilon) z_{i y_i}
-               - \tfrac{\varepsilon}{V}\textstyle\sum_j z_{ij}\Big) + \lambda\,\mathrm{lse}_i^2,
+      \ell_i = (1-\varepsilon)\,\omega_{y_i}(\mathrm{lse}_i - z_{i y_i})
+               + \tfrac{\varepsilon}{V}\textstyle\sum_j \omega_j (\mathrm{lse}_i - z_{ij})
+               + \lambda\,\mathrm{lse}_i^2,
 
-    which equals ``softmax_cross_entropy_with_integer_labels(z, labels, ...)`` plus the z-loss
-    (PaLM's auxiliary ``lambda * log(Z)**2``, not class-weighted). Tokens with ``where`` False or
-    ``labels == ignore_index`` get loss 0 and no gradient. A label outside ``[0, V)`` (and not
-    ``ignore_index``) gives a NaN loss and NaN gradients under plain ``jit``, and raises naming
-    the index under ``checkify`` (see :func:`xent_jax.losses.checked`).
+    i.e. exactly ``softmax_cross_entropy_with_integer_labels(z, labels, ...)`` on the
+    materialised logits, plus the z-loss (PaLM's auxiliary ``lambda * log(Z)**2``, not
+    class-weighted). Tokens with ``where`` False or ``labels == ignore_index`` get loss 0 and no
+    gradient. A label outside ``[0, V)`` (and not ``ignore_index``) gives a NaN loss and NaN
+    gradients under plain ``jit`` (as the unfused loss: the NaN row reaches every entry of ``dW``),
+    and raises naming the index under ``checkify`` (see :func:`xent_jax.losses.checked`).
+
+    Differences from the unfused loss: ``where`` is per token only (a per-class ``[..., V]`` mask
+    would be as large as the logits), and forward-mode differentiation is not supported.
 
     Memory: the ``[N, V]`` logits are never formed; only ``[token_chunk_size, chunk_size]`` float32
     tiles plus ``O(N)`` statistics and the gradient accumulators (``dx`` in float32, ``[N, D]``).
@@ -409,9 +416,11 @@ def linear_softmax_cross_entropy_with_integer_labels(
       bias: optional ``[V]`` logit bias.
       chunk_size: vocabulary chunk; ``V`` need not be a multiple of it.
       w_layout: ``"vd"`` or ``"dv"``, the layout of ``w``.
-      label_smoothing: ``eps`` in ``[0, 1)``; targets are ``(1 - eps) * onehot + eps / V``.
-      class_weights: optional ``[V]`` non-negative weight per class, multiplying each token's
-        cross-entropy by the weight of its label.
+      label_smoothing: ``eps`` in ``[0, 1)``; targets are ``(1 - eps) * onehot + eps / V``
+        (may be traced).
+      class_weights: optional ``[V]`` non-negative weight per class (PyTorch's ``weight``: the
+        label term carries the label's weight, each smoothing term its class's weight);
+        differentiable.
       ignore_index: a label value whose tokens are skipped (loss 0, no gradient).
       where: optional boolean mask ``[...]``, same shape as ``labels``; False tokens get loss 0.
       logit_soft_cap: optional positive ``c``; logits become ``c * tanh(z / c)`` (Gemma 2).
