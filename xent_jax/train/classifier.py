@@ -118,7 +118,7 @@ def predict(
     batch_size: int = 512,
     jit: bool = True,
 ) -> np.ndarray:
-    """Applies a jittable ``fn`` over ``inputs`` in fixed-size batches (the last one padded).
+    """Applies a jittable ``fn`` over ``inputs`` in batches of exactly ``batch_size`` (padded).
 
     Args:
       fn: maps a batch ``[B, ...]`` to outputs ``[B, ...]`` (e.g. ``lambda x: model(x)``); it is
@@ -134,7 +134,9 @@ def predict(
     n = inputs.shape[0]
     if n == 0:
         raise ValueError("inputs must hold at least one example")
-    bs = min(batch_size, n)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    bs = batch_size  # always this shape (padded), so every input size shares one compilation
     jfn = jax.jit(fn) if jit else fn
     outs = []
     for i in range(0, n, bs):
