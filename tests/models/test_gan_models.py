@@ -29,14 +29,29 @@ def test_sparsemax_matches_reference_and_has_zeros():
     assert (got == 0).any()
 
 
-@pytest.mark.parametrize("output", ["identity", "softmax", "sparsemax"])
+@pytest.mark.parametrize("output", ["identity", "softmax", "sqrt_softmax", "sparsemax"])
 def test_generator_shapes_and_outputs(output):
     g = Generator(3, 5, hidden=(8, 8), output=output, rngs=nnx.Rngs(0))
     x = np.asarray(g(jax.random.normal(jax.random.key(1), (7, 3))))
     assert x.shape == (7, 5)
-    if output != "identity":
+    if output == "sqrt_softmax":
+        assert np.all(x >= 0)
+        np.testing.assert_allclose((x**2).sum(-1), 1.0, atol=1e-5)
+    elif output != "identity":
         assert np.all(x >= 0)
         np.testing.assert_allclose(x.sum(-1), 1.0, atol=1e-5)
+
+
+def test_sqrt_softmax_gradient_is_finite_for_vanishing_probabilities():
+    g = Generator(2, 3, hidden=(4,), output="sqrt_softmax", rngs=nnx.Rngs(0))
+    nnx.update(g, {"head": {"bias": jnp.array([0.0, -200.0, 200.0])}})
+    z = jax.random.normal(jax.random.key(0), (5, 2))
+
+    def loss(model):
+        return model(z).sum()
+
+    grads = nnx.grad(loss)(g)
+    assert all(np.all(np.isfinite(np.asarray(v))) for v in jax.tree.leaves(grads))
 
 
 def test_discriminator_packs_consecutive_samples():
@@ -54,11 +69,23 @@ def test_discriminator_packs_consecutive_samples():
     np.testing.assert_allclose(np.asarray(flat(x.reshape(2, 6))), np.asarray(logits), rtol=1e-6)
 
 
+def test_sqrt_input_transform_is_applied_before_the_layers():
+    d = Discriminator(4, hidden=(8,), input_transform="sqrt", rngs=nnx.Rngs(0))
+    plain = Discriminator(4, hidden=(8,), rngs=nnx.Rngs(0))
+    x = jnp.array([[0.25, 0.0, 0.75, 0.0], [0.01, 0.09, 0.5, 0.4]])
+    # sqrt(x + 1e-6) - 1e-3 differs from sqrt(x) by at most 1e-3.
+    np.testing.assert_allclose(np.asarray(d(x)), np.asarray(plain(jnp.sqrt(x))), atol=5e-3)
+    g = jax.grad(lambda v: d(v).sum())(x)
+    assert np.all(np.isfinite(np.asarray(g)))
+
+
 def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="output"):
         Generator(2, 2, output="tanh", rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="pack"):
         Discriminator(2, pack=0, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="input_transform"):
+        Discriminator(2, input_transform="log", rngs=nnx.Rngs(0))
     d = Discriminator(2, hidden=(4,), pack=2, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="multiple of pack"):
         d(jnp.zeros((3, 2)))

@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import nnx
 
 __all__ = ["Discriminator", "Generator", "sparsemax"]
 
-_OUTPUTS = ("identity", "softmax", "sparsemax")
+_OUTPUTS = ("identity", "softmax", "sqrt_softmax", "sparsemax", "sparsemax_st")
+_TRANSFORMS = ("identity", "sqrt")
+_SQRT_EPS = 1e-6
 
 
 def sparsemax(x: jax.Array) -> jax.Array:
@@ -56,14 +59,22 @@ def _check_input(name: str, x: jax.Array, features: int) -> None:
 class Generator(nnx.Module):
     """MLP from noise to samples: ``z [batch, noise_dim] -> x [batch, out_features]``.
 
-    Hidden layers use ReLU. The output is linear (``"identity"``), or a point on the simplex
-    (``"softmax"``, or ``"sparsemax"`` which gives exact zeros, suited to element fractions).
+    Hidden layers use ReLU. The output is linear (``"identity"``), a point on the simplex
+    (``"softmax"``, or ``"sparsemax"`` which gives exact zeros), or the element-wise square root
+    of a softmax (``"sqrt_softmax"``: a unit vector whose squares are fractions, the Hellinger
+    embedding of a composition; train on ``sqrt(fractions)`` and square the samples), or
+    ``"sparsemax_st"``: sparsemax values with the softmax gradient (straight-through), so that
+    elements switched off everywhere keep receiving gradient.
 
     Args:
       noise_dim: size of the latent noise.
       out_features: size of a sample.
       hidden: hidden layer widths.
-      output: ``"identity"``, ``"softmax"`` or ``"sparsemax"``.
+      output: ``"identity"``, ``"softmax"``, ``"sqrt_softmax"``, ``"sparsemax"`` or
+        ``"sparsemax_st"``.
+      head_scale: multiplies the output layer's initial kernel. A small value (0.01) starts a
+        sparsemax generator near the uniform composition, so it prunes elements as it learns
+        instead of starting on one or two (sparsemax has no gradient for a zero coordinate).
       rngs: NNX random streams (``params``).
 
     Examples:
@@ -81,6 +92,7 @@ class Generator(nnx.Module):
         *,
         hidden: Sequence[int] = (256, 256, 256),
         output: str = "identity",
+        head_scale: float = 1.0,
         rngs: nnx.Rngs,
     ):
         _check_sizes("noise_dim/out_features", (noise_dim, out_features))
@@ -93,6 +105,9 @@ class Generator(nnx.Module):
             [nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         )
         self.head = nnx.Linear(sizes[-1], out_features, rngs=rngs)
+        if not head_scale > 0:
+            raise ValueError(f"head_scale must be positive, got {head_scale!r}")
+        self.head.kernel[...] = self.head.kernel[...] * head_scale
 
     def __call__(self, z: jax.Array) -> jax.Array:
         _check_input("z", z, self.noise_dim)
@@ -102,8 +117,15 @@ class Generator(nnx.Module):
         out = self.head(h)
         if self.output == "softmax":
             return jax.nn.softmax(out, axis=-1)
+        if self.output == "sqrt_softmax":
+            return jnp.exp(0.5 * jax.nn.log_softmax(out, axis=-1))  # finite gradient at 0
         if self.output == "sparsemax":
             return sparsemax(out)
+        if self.output == "sparsemax_st":
+            # Forward: sparsemax (exact zeros). Backward: softmax's gradient, so an element
+            # that sparsemax has switched off for every z can still come back.
+            soft = jax.nn.softmax(out, axis=-1)
+            return soft + jax.lax.stop_gradient(sparsemax(out) - soft)
         return out
 
 
@@ -121,6 +143,9 @@ class Discriminator(nnx.Module):
         every first-layer ReLU boundary passes through the origin, and the discriminator cannot
         resolve modes away from it (the 5x5 grid stalls at D = 0.5); random biases spread the
         boundaries over the data. 0 gives the usual zero init.
+      input_transform: ``"identity"``, or ``"sqrt"`` for non-negative inputs such as fractions:
+        ``sqrt(x + 1e-6) - 1e-3`` (the Hellinger embedding), which magnifies small values so the
+        discriminator sees a generator's trace amounts (1e-4 -> 0.01) that real data lacks.
       rngs: NNX random streams (``params``).
 
     Returns (call):
@@ -141,12 +166,18 @@ class Discriminator(nnx.Module):
         hidden: Sequence[int] = (256, 256, 256),
         pack: int = 1,
         first_bias_std: float = 1.0,
+        input_transform: str = "identity",
         rngs: nnx.Rngs,
     ):
         _check_sizes("in_features", (in_features,))
         hidden = _check_sizes("hidden", hidden)
         if not isinstance(pack, int) or pack < 1:
             raise ValueError(f"pack must be a positive int, got {pack!r}")
+        if input_transform not in _TRANSFORMS:
+            raise ValueError(
+                f"input_transform must be one of {_TRANSFORMS}, got {input_transform!r}"
+            )
+        self.input_transform = input_transform
         if not first_bias_std >= 0:
             raise ValueError(f"first_bias_std must be >= 0, got {first_bias_std!r}")
         self.in_features, self.pack = in_features, pack
@@ -168,6 +199,8 @@ class Discriminator(nnx.Module):
             raise ValueError(
                 f"batch size must be a multiple of pack={self.pack}, got {x.shape[0]} samples"
             )
+        if self.input_transform == "sqrt":
+            x = jnp.sqrt(jnp.maximum(x, 0.0) + _SQRT_EPS) - jnp.sqrt(_SQRT_EPS)
         h = x.reshape(x.shape[0] // self.pack, self.pack * self.in_features)
         for layer in self.layers:
             h = jax.nn.leaky_relu(layer(h), 0.2)

@@ -50,6 +50,7 @@ from xent_jax.train.classifier import (
     predict,
     train_classifier,
 )
+from xent_jax.train.gan import GANConfig, GANTrainer, train_gan
 from xent_jax.train.loop import FitResult, fit, make_batch_fn
 from xent_jax.train.metrics import MetricsLogger, read_metrics
 from xent_jax.train.pretext import extract_features, pretrain_rotation, rotation_accuracy
@@ -60,6 +61,8 @@ __all__ = [
     "Checkpointer",
     "apply_batched",
     "FitResult",
+    "GANConfig",
+    "GANTrainer",
     "MetricsLogger",
     "classification_step",
     "data_mesh",
@@ -78,4 +81,5 @@ __all__ = [
     "shard_batch",
     "standardize",
     "train_classifier",
+    "train_gan",
 ]
