@@ -123,7 +123,7 @@ def targeted_dlr_loss(logits: ArrayLike, targets: ArrayLike) -> jax.Array:
     Examples:
       >>> import jax.numpy as jnp
       >>> targeted_dlr_loss(jnp.array([[4.0, 2.0, 1.0, 0.0]]), jnp.array([1]))
-      Array([0.8], dtype=float32)
+      Array([0.5714286], dtype=float32)
     """
     logits = jnp.asarray(logits)
     if logits.shape[-1] < 4:
