@@ -14,11 +14,20 @@ a ridge read-out (alpha by grouped CV on the training images) from frozen featur
 area fraction (superalloy: gamma-prime + fine precipitates, mask classes 1+2; EBC: oxide, class 1)
 and score R^2 on held-out images, against the same CNN at random init and an intensity histogram.
 
-Measured (2-core CPU shared with other jobs, load average ~10-19; see the README section and
-``metrics.json``; numbers are in the final report): ``--quick`` ran in about 2-4 minutes under
-that load, the full run (3 seeds) in about 20-30 minutes under that load. Held-out rotation
-accuracy is near chance on the isotropic superalloy textures and well above chance on the layered
-EBC cross-sections.
+Measured on the 2-core CPU while ~7 other jobs ran (load average ~19), seed 0:
+
+* full (3 seeds, 500 steps each): 25.5 min wall, but only 5.5 min of CPU time (user 3.5 +
+  sys 2.0); an idle machine was not available to time it, but that CPU time points well under
+  20 min. Held-out rotation accuracy (chance
+  0.25): superalloy 0.355, EBC 0.672. Area-fraction R^2 on held-out images (mean of 3 seeds),
+  rotation / random-init / histogram: superalloy 0.31 / 0.24 / 0.30 (rotation > random in 2 of 3
+  seeds); EBC 0.06 / 0.28 / -0.04 (rotation > random in 0 of 3 seeds: target missed there).
+* ``--quick`` (1 seed, 150 steps): 7.7 min wall under that load but 63 s of CPU time
+  (so about 1 min on an idle machine; not measured idle). Rotation
+  accuracy superalloy 0.30, EBC 0.62; R^2 superalloy 0.11 / 0.11 / 0.26, EBC 0.48 / 0.51 / 0.25.
+
+R^2 varies strongly with the split (7 held-out images per material), so read the per-seed values
+in ``metrics.json`` and the dots in ``r2_bars.png``.
 """
 
 from __future__ import annotations
