@@ -399,3 +399,26 @@ def test_tuple_axis_matches_optax_flat_index_rule():
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
     flat = softmax_cross_entropy_with_integer_labels(z.reshape(1, 2, 12), labels)
     np.testing.assert_allclose(ours, flat, rtol=1e-6)
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_class_weight_gradient_is_finite_on_masked_rows(label_smoothing):
+    # Regression: a fully masked row used to give inf * 0 = NaN in d/d(class_weights).
+    logits = jnp.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]])
+    labels = jnp.array([1, 2])
+    where = jnp.array([True, False])
+    weights = jnp.array([1.0, 2.0, 0.5])
+
+    def total(w, masked):
+        return softmax_cross_entropy_with_integer_labels(
+            logits, labels, where=masked, class_weights=w, label_smoothing=label_smoothing
+        ).sum()
+
+    g_masked = jax.grad(total)(weights, where)
+    # Same as the gradient over the unmasked first row alone.
+    g_first = jax.grad(
+        lambda w: softmax_cross_entropy_with_integer_labels(
+            logits[:1], labels[:1], class_weights=w, label_smoothing=label_smoothing
+        ).sum()
+    )(weights)
+    np.testing.assert_allclose(g_masked, g_first, rtol=1e-6, atol=1e-7)

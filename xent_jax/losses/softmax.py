@@ -271,6 +271,8 @@ def softmax_cross_entropy_with_integer_labels(
     if mask is not None:
         z_label = jnp.where(jnp.take_along_axis(mask, safe_labels, axis=-1), z_label, -jnp.inf)
     nll = (shift - z_label) + log_sum
+    # An empty row has nll = inf; zero it before weighting so d/d(class_weights) is 0, not inf * 0.
+    nll = jnp.where(nonempty, nll, 0.0)
     if weights is not None:
         weights = weights.astype(dtype)
         nll = nll * weights[safe_labels]
