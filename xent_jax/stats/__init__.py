@@ -8,6 +8,7 @@ from xent_jax.stats.gan_eval import (
     novelty,
     uniqueness,
 )
+from xent_jax.stats.regression import RidgeModel, group_folds, r2_score, ridge_cv, ridge_fit
 
 __all__ = [
     "classifier_two_sample_test",
@@ -16,4 +17,9 @@ __all__ = [
     "mode_coverage",
     "novelty",
     "uniqueness",
+    "RidgeModel",
+    "group_folds",
+    "r2_score",
+    "ridge_cv",
+    "ridge_fit",
 ]
