@@ -44,7 +44,9 @@ def _plot(history: list[dict], unigram: float, path: pathlib.Path) -> None:
         "o-",
         label="validation (honest mask)",
     )
-    ax.axhline(unigram, color="k", ls="--", label=f"unigram {unigram:.2f}")
+    if rows:  # the unigram baseline on the same validation positions
+        unigram = rows[-1]["val_unigram_perplexity"]
+    ax.axhline(unigram, color="k", ls="--", label=f"unigram {unigram:.2f} (same positions)")
     ax.set_xlabel("step")
     ax.set_ylabel("masked perplexity")
     ax.legend()

@@ -1,4 +1,4 @@
-"""Smoke test of `xent-jax run localization` at tiny size, reusing a protein-mlm run."""
+"""Smoke test of `xent-jax run localization` at tiny size (it trains its own tiny MLM)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from xent_jax.cli import discover
 pytest.importorskip("scldata")
 
 
-def test_localization_tiny_reuses_mlm(tmp_path):
-    experiments = discover()
-    experiments["protein-mlm"].load().run(tmp_path / "protein-mlm", size="tiny", seed=0)
-    module = experiments["localization"].load()
+def test_localization_tiny_trains_missing_mlm(tmp_path):
+    module = discover()["localization"].load()
     metrics = module.run(tmp_path / "localization", size="tiny", seed=0)
-    assert metrics["mlm_source"].startswith("loaded from")
+    assert metrics["mlm_source"].startswith("trained here")
+    assert (tmp_path / "localization" / "mlm" / "checkpoints").is_dir()
     for feats in ("composition", "mlm"):
         for head in ("softmax", "sigmoid"):
             res = metrics["results"][feats][head]

@@ -9,6 +9,7 @@ set-based metrics so the two hypotheses can be compared on equal terms.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,10 +83,6 @@ def fit_linear_head(
         if y.shape != x.shape[:1]:
             raise ValueError(f"softmax targets must be int [n]={x.shape[:1]}, got {y.shape}")
         k = int(num_classes) if num_classes is not None else int(np.max(targets)) + 1
-
-        def data_loss(logits):
-            return softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
     elif kind == "sigmoid":
         y = jnp.asarray(targets, jnp.float32)
         if y.ndim != 2 or y.shape[0] != x.shape[0]:
@@ -93,37 +90,34 @@ def fit_linear_head(
                 f"sigmoid targets must be [n, labels] with n={x.shape[0]}, got {y.shape}"
             )
         k = y.shape[1]
-
-        def data_loss(logits):
-            return multilabel_sigmoid_cross_entropy(logits, y).mean()
-
     else:
         raise ValueError(f"kind must be 'softmax' or 'sigmoid', got {kind!r}")
-    return _lbfgs(x, data_loss, k, float(l2), int(steps))
+    return _lbfgs(x, y, jnp.float32(l2), kind=kind, k=k, steps=int(steps))
 
 
-def _lbfgs(x, data_loss, k, l2, steps):
+@functools.partial(jax.jit, static_argnames=("kind", "k", "steps"))
+def _lbfgs(x, y, l2, *, kind, k, steps):
     params = {"w": jnp.zeros((x.shape[1], k)), "b": jnp.zeros((k,))}
 
     def objective(p):
         logits = x @ p["w"] + p["b"][None, :]
-        return data_loss(logits) + 0.5 * l2 * jnp.sum(p["w"] ** 2)
+        if kind == "softmax":
+            data = softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        else:
+            data = multilabel_sigmoid_cross_entropy(logits, y).mean()
+        return data + 0.5 * l2 * jnp.sum(p["w"] ** 2)
 
     opt = optax.lbfgs()
     value_and_grad = optax.value_and_grad_from_state(objective)
 
-    @jax.jit
-    def run(params):
-        def body(carry, _):
-            p, state = carry
-            value, grad = value_and_grad(p, state=state)
-            updates, state = opt.update(grad, state, p, value=value, grad=grad, value_fn=objective)
-            return (optax.apply_updates(p, updates), state), value
+    def body(carry, _):
+        p, state = carry
+        value, grad = value_and_grad(p, state=state)
+        updates, state = opt.update(grad, state, p, value=value, grad=grad, value_fn=objective)
+        return (optax.apply_updates(p, updates), state), value
 
-        (p, _), _ = jax.lax.scan(body, (params, opt.init(params)), length=steps)
-        return p
-
-    return run(params)
+    (p, _), _ = jax.lax.scan(body, (params, opt.init(params)), length=steps)
+    return p
 
 
 def predict_head(params: dict[str, Any], features: np.ndarray, *, kind: str) -> np.ndarray:

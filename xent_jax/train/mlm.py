@@ -243,7 +243,8 @@ def train_mlm(
         elapsed = float(extra.get("train_seconds", 0.0))
         tokens_seen = int(extra.get("tokens_seen", 0))
         logger.truncate_after(start)
-        print(f"resuming masked LM from step {start} ({out_dir / 'checkpoints'})", flush=True)
+        state = "complete, loaded" if start >= int(cfg["steps"]) else "resuming"
+        print(f"masked LM: {state} at step {start} ({out_dir / 'checkpoints'})", flush=True)
 
     total = int(cfg["steps"])
     if start < total:
@@ -317,6 +318,11 @@ def train_mlm(
                 bar.update(1)
         if bar is not None:
             bar.close()
+        print(
+            f"masked LM: {total} steps, {tokens_seen:,} residue tokens in {elapsed:.0f} s of "
+            f"training = {tokens_seen / max(elapsed, 1e-9):,.0f} tokens/s",
+            flush=True,
+        )
     ckpt.close()
     nnx.update(model, params)
     return model, read_metrics(out_dir / "metrics.jsonl")
