@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/xent-jax run all --quick --out results
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
 
 bench: $(STAMP)
 	$(PY) benchmarks/losses.py
