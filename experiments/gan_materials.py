@@ -146,6 +146,7 @@ def run(out_dir: pathlib.Path, *, size: str = "full", seed: int = 0) -> dict:
         hidden=cfg["hidden"],
         pack=cfg["pack"],
         input_transform=cfg["input_transform"],
+        first_bias_std=cfg["first_bias_std"],
         rngs=nnx.Rngs(2 * seed + 1),
     )
     config = GANConfig(
