@@ -3,11 +3,11 @@
 Command (full): ``.venv/bin/xent-jax run gan-materials --out results`` -- trains on the element
 fractions of 80% of the 14,162 distinct UCI SuperCon formulas (split by formula), samples 2,833
 compositions (the size of the held-out split) and compares them with the held-out real ones and
-with the naive independent-marginals baseline; about 3-5 minutes on a shared 2-core CPU.
-Expected: the GAN's classifier two-sample accuracy is well below the naive baseline's (the naive
-baseline gets the number of elements and their co-occurrence wrong), with most generated
-formulas novel and unique at 2-decimal precision. Quick: ``--quick`` (fewer steps, under 2
-minutes). ``tiny`` is for tests (seconds, a subset of the data).
+with the naive independent-marginals baseline; about 6-9 minutes on a shared 2-core CPU.
+Measured (seed 0): classifier two-sample accuracy GAN 0.863 vs naive 0.869 (real vs real 0.500),
+a narrow win within noise; GAN novelty 92.3%, uniqueness 91.9% at 2-decimal precision.
+Quick: ``--quick`` (2,000 steps, smaller two-sample classifier; a smoke run, over 2 minutes on
+the loaded shared CPU). ``tiny`` is for tests (seconds, a subset of the data).
 """
 
 from __future__ import annotations
