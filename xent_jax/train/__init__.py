@@ -51,13 +51,20 @@ from xent_jax.train.classifier import (
     train_classifier,
 )
 from xent_jax.train.gan import GANConfig, GANTrainer, train_gan
+from xent_jax.train.localization import compare_heads, fit_linear_head
 from xent_jax.train.loop import FitResult, fit, make_batch_fn
 from xent_jax.train.metrics import MetricsLogger, read_metrics
+from xent_jax.train.mlm import embed_sequences, masked_perplexity, train_mlm
 from xent_jax.train.pretext import extract_features, pretrain_rotation, rotation_accuracy
 from xent_jax.train.probe import linear_probe, standardize
 from xent_jax.train.sharding import data_mesh, replicate, shard_batch
 
 __all__ = [
+    "compare_heads",
+    "embed_sequences",
+    "fit_linear_head",
+    "masked_perplexity",
+    "train_mlm",
     "Checkpointer",
     "apply_batched",
     "FitResult",
