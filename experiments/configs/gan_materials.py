@@ -6,8 +6,8 @@ compositions (the size of the held-out split) and compares them with the held-ou
 with the naive independent-marginals baseline; about 6-9 minutes on a shared 2-core CPU.
 Measured (seed 0): classifier two-sample accuracy GAN 0.863 vs naive 0.869 (real vs real 0.500),
 a narrow win within noise; GAN novelty 92.3%, uniqueness 91.9% at 2-decimal precision.
-Quick: ``--quick`` (2,000 steps, smaller two-sample classifier; a smoke run, over 2 minutes on
-the loaded shared CPU). ``tiny`` is for tests (seconds, a subset of the data).
+Quick: ``--quick`` (2,000 steps, smaller two-sample classifier; a smoke run: measured 73 s,
+two-sample accuracy GAN 0.956 vs naive 0.884). ``tiny`` is for tests (seconds, data subset).
 """
 
 from __future__ import annotations
