@@ -25,7 +25,7 @@ _SCRIPT = textwrap.dedent(
 
 
     def headline(metrics):
-        return f"value={{metrics['value']}}"
+        return f"value={{metrics['value']}} |x|"
     '''
 )
 
@@ -58,7 +58,7 @@ def test_run_writes_metrics_json(exp_dir, tmp_path, capsys):
     assert cli.main(["run", "alpha", "--quick", "--out", str(out), "--seed", "4"]) == 0
     metrics = json.loads((out / "alpha" / "metrics.json").read_text())
     assert metrics["value"] == 5 and metrics["size_seen"] == "quick"
-    assert metrics["headline"] == "value=5"
+    assert metrics["headline"] == "value=5 |x|"
     assert (out / "alpha" / "plot.png").exists()
     assert not (out / "REPORT.md").exists()
 
@@ -68,7 +68,7 @@ def test_run_all_writes_report_and_reports_failures(exp_dir, tmp_path):
     out = tmp_path / "out"
     assert cli.main(["run", "all", "--tiny", "--out", str(out)]) == 1
     report = (out / "REPORT.md").read_text()
-    assert "| `beta` | fake study beta | value=1 |" in report
+    assert "| `beta` | fake study beta | value=1 \\|x\\| |" in report  # pipes escaped
     assert "`zeta`" in report and "FAILED" in report
 
 

@@ -122,7 +122,8 @@ def write_report(out: Path, rows: list[tuple[Experiment, dict | None, str]]) -> 
     ]
     for exp, metrics, headline in rows:
         secs = f"{metrics['wall_seconds']:.1f}" if metrics else "-"
-        lines.append(f"| `{exp.name}` | {exp.description} | {headline} | {secs} |")
+        cells = [f"`{exp.name}`", exp.description, headline, secs]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     path = out / "REPORT.md"
     path.write_text("\n".join(lines) + "\n")
     return path
