@@ -1,23 +1,23 @@
-"""A tiny training run used by test_loop.py: killed and resumed from a subprocess."""
+"""A tiny training run used by test_loop.py: killed and resumed from a subprocess.
+
+usage: python _resume_script.py OUT DELAY STEPS_PER_CALL
+"""
 
 import json
 import sys
 import time
 
+import jax
+import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 
-from xent_jax.models import MLP
-from xent_jax.train import classification_step, fit, init_classifier_state, make_batch_fn
+from xent_jax.train import fit, make_batch_fn
 
-out, delay = sys.argv[1], float(sys.argv[2])
+out, delay, spc = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 rng = np.random.default_rng(0)
-x = rng.normal(size=(256, 64)).astype(np.float32)
-y = (x[:, :10].argmax(1)).astype(np.int32)
-tx = optax.adam(1e-2)
-graphdef, state = init_classifier_state(MLP(64, (16,), 10, rngs=nnx.Rngs(0)), tx)
-data_fn = make_batch_fn((x, y), batch_size=32, seed=3)
+x = rng.normal(size=(256, 16)).astype(np.float32)
+y = (x[:, :4].argmax(1)).astype(np.int32)
+data_fn = make_batch_fn((x, y), batch_size=32, key=3)
 
 
 def batch_fn(step):
@@ -25,19 +25,33 @@ def batch_fn(step):
     return data_fn(step)
 
 
+def step_fn(state, batch, key):
+    xb, yb = batch
+
+    def loss_fn(w):
+        logits = xb @ w
+        return jnp.mean(jax.nn.logsumexp(logits, -1) - logits[jnp.arange(len(yb)), yb])
+
+    loss, g = jax.value_and_grad(loss_fn)(state["w"])
+    noise = 1e-3 * jax.random.normal(key, state["w"].shape)
+    m = 0.9 * state["m"] + g
+    return {"w": state["w"] - 0.1 * m + noise, "m": m}, {"loss": loss, "gnorm": jnp.linalg.norm(g)}
+
+
 res = fit(
-    classification_step(graphdef, tx),
-    state,
+    step_fn,
+    {"w": jnp.zeros((16, 4)), "m": jnp.zeros((16, 4))},
     batch_fn,
-    num_steps=30,
+    steps=40,
     key=7,
-    ckpt_dir=f"{out}/ckpt",
-    ckpt_every=5,
-    metrics_path=f"{out}/metrics.jsonl",
-    eval_fn=lambda s: {"w_sum": float(np.sum(np.asarray(s["params"]["layers"][0]["kernel"])))},
+    steps_per_call=spc,
+    workdir=out,
+    checkpoint_every=5,
+    log_every=4,
+    eval_fn=lambda s: {"w_sum": jnp.sum(s["w"])},
     eval_every=10,
     progress=False,
 )
-np.savez(f"{out}/final.npz", *[np.asarray(v) for v in __import__("jax").tree.leaves(res.state)])
+np.savez(f"{out}/final.npz", *[np.asarray(v) for v in jax.tree.leaves(res.state)])
 with open(f"{out}/final.json", "w") as f:
     json.dump({"metrics": res.metrics, "resumed_from": res.resumed_from}, f)

@@ -35,8 +35,8 @@ import optax
 from flax import nnx
 
 from xent_jax.losses.gan import gan_discriminator_loss, gan_generator_loss
-from xent_jax.train.checkpoint import Checkpointer
-from xent_jax.train.metrics import MetricsLogger
+from xent_jax.train import Checkpointer
+from xent_jax.train import MetricsLogger
 
 __all__ = ["GANConfig", "GANTrainer", "train_gan"]
 

@@ -1,7 +1,10 @@
 """Data-parallel helpers: a 1-D device mesh, replicated state, batches split on the leading axis.
 
 With one device these are no-ops in effect (a 1-device mesh), so code written with them runs
-unchanged on a laptop and on several accelerators. ``jax.jit`` partitions the step from the input
+unchanged on a laptop and on several accelerators. On several hosts (after
+``jax.distributed.initialize()``) each process passes its own slice of the batch and
+:func:`shard_batch` assembles the global array with
+``jax.make_array_from_process_local_data``. ``jax.jit`` partitions the step from the input
 shardings (GSPMD): gradients are averaged across devices by the compiler.
 
 Examples:
@@ -39,24 +42,35 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
-def can_shard(batch: Any, mesh: Mesh) -> bool:
-    """Whether every leaf has a leading axis divisible by the mesh size."""
+def can_shard(batch: Any, mesh: Mesh, *, axis: int = 0) -> bool:
+    """Whether every leaf has an ``axis`` divisible by the mesh size."""
     n = mesh.devices.size
     leaves = jax.tree.leaves(batch)
-    return bool(leaves) and all(np.ndim(x) >= 1 and np.shape(x)[0] % n == 0 for x in leaves)
+    return bool(leaves) and all(np.ndim(x) > axis and np.shape(x)[axis] % n == 0 for x in leaves)
 
 
-def shard_batch(batch: Any, mesh: Mesh, *, axis_name: str = DATA_AXIS) -> Any:
-    """Splits every leaf of ``batch`` along its leading axis across the devices of ``mesh``.
+def shard_batch(batch: Any, mesh: Mesh, *, axis: int = 0, axis_name: str = DATA_AXIS) -> Any:
+    """Splits every leaf of ``batch`` along ``axis`` across the devices of ``mesh``.
+
+    Args:
+      batch: a pytree of arrays.
+      mesh: from :func:`data_mesh`.
+      axis: the batch axis (1 for a stack of batches ``[steps, batch, ...]``).
+      axis_name: the mesh axis.
 
     Raises:
-      ValueError: when a leaf's leading axis is not divisible by the number of devices.
+      ValueError: when a leaf's ``axis`` is not divisible by the number of devices.
     """
     n = mesh.devices.size
     for path, x in jax.tree_util.tree_flatten_with_path(batch)[0]:
-        if np.ndim(x) < 1 or np.shape(x)[0] % n:
+        if np.ndim(x) <= axis or np.shape(x)[axis] % n:
             raise ValueError(
-                f"batch leaf {jax.tree_util.keystr(path)} must have a leading axis divisible by "
+                f"batch leaf {jax.tree_util.keystr(path)} must have an axis {axis} divisible by "
                 f"the {n} devices, got shape {np.shape(x)}"
             )
-    return jax.device_put(batch, NamedSharding(mesh, PartitionSpec(axis_name)))
+    sharding = NamedSharding(mesh, PartitionSpec(*([None] * axis), axis_name))
+    if jax.process_count() > 1:  # each host holds its own slice of the global batch
+        return jax.tree.map(
+            lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch
+        )
+    return jax.device_put(batch, sharding)

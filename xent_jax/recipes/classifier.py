@@ -20,8 +20,9 @@ import numpy as np
 import optax
 from flax import nnx
 
+from xent_jax._keys import as_key
 from xent_jax.losses import reduce_loss, softmax_cross_entropy_with_integer_labels
-from xent_jax.train.loop import FitResult, fit, make_batch_fn
+from xent_jax.train import FitResult, fit, make_batch_fn
 
 __all__ = [
     "init_classifier_state",
@@ -98,7 +99,7 @@ def classification_step(
     transform: Transform | None = None,
     label_smoothing: float = 0.0,
 ) -> Callable[[dict, tuple, jax.Array], tuple[dict, dict]]:
-    """A ``train_step(state, (x, y), key)`` for :func:`xent_jax.train.fit`.
+    """A ``step_fn(state, (x, y), key)`` for :func:`xent_jax.train.fit`.
 
     The loss is ``reduce_loss(softmax_cross_entropy_with_integer_labels(model(x), y))``, the mean
     cross-entropy over the batch. ``transform(x, y, key) -> (x, y)`` runs first inside the jitted
@@ -107,6 +108,16 @@ def classification_step(
 
     Returns:
       the step function; its metrics are ``loss`` and ``accuracy``.
+
+    Examples:
+      >>> from xent_jax.models import MLP
+      >>> tx = optax.sgd(0.1)
+      >>> graphdef, state = init_classifier_state(MLP(2, (), 2, rngs=nnx.Rngs(0)), tx)
+      >>> step = classification_step(graphdef, tx)
+      >>> x, y = jnp.array([[1.0, 0.0], [0.0, 1.0]]), jnp.array([0, 1])
+      >>> state, m = jax.jit(step)(state, (x, y), jax.random.key(0))
+      >>> sorted(m)
+      ['accuracy', 'loss']
     """
     return _ClassificationStep(graphdef, tx, transform, float(label_smoothing))
 
@@ -129,6 +140,10 @@ def predict(
 
     Returns:
       numpy outputs ``[N, ...]``.
+
+    Examples:
+      >>> predict(lambda x: 2 * x, np.arange(5.0), batch_size=2).tolist()
+      [0.0, 2.0, 4.0, 6.0, 8.0]
     """
     inputs = np.asarray(inputs)
     n = inputs.shape[0]
@@ -180,6 +195,12 @@ def apply_batched(
 
     Returns:
       numpy ``[N, ...]``.
+
+    Examples:
+      >>> from xent_jax.models import MLP
+      >>> graphdef, state = nnx.split(MLP(3, (4,), 2, rngs=nnx.Rngs(0)))
+      >>> apply_batched(graphdef, (state,), np.ones((5, 3)), batch_size=4).shape
+      (5, 2)
     """
     key = tuple(sorted(kwargs.items()))
     return predict(
@@ -198,7 +219,14 @@ def evaluate_classifier(
     *,
     batch_size: int = 512,
 ) -> dict[str, float]:
-    """Accuracy and mean cross-entropy of the classifier on ``(images, labels)``."""
+    """Accuracy and mean cross-entropy of the classifier on ``(images, labels)``.
+
+    Examples:
+      >>> from xent_jax.models import MLP
+      >>> graphdef, state = init_classifier_state(MLP(2, (), 2, rngs=nnx.Rngs(0)), optax.sgd(0.1))
+      >>> sorted(evaluate_classifier(graphdef, state, np.eye(2), np.array([0, 1])))
+      ['accuracy', 'loss']
+    """
     logits = apply_batched(
         graphdef, (state["params"], state["rest"]), images, batch_size=batch_size
     )
@@ -221,40 +249,64 @@ def train_classifier(
     images: Any,
     labels: Any,
     *,
-    num_steps: int,
+    steps: int,
+    key: jax.Array | int,
     batch_size: int = 128,
     learning_rate: float = 1e-3,
     weight_decay: float = 0.0,
-    seed: int = 0,
     transform: Transform | None = None,
     eval_data: tuple[Any, Any] | None = None,
     eval_every: int = 0,
-    ckpt_dir: str | Path | None = None,
-    ckpt_every: int = 0,
-    metrics_path: str | Path | None = None,
+    workdir: str | Path | None = None,
+    checkpoint_every: int = 0,
+    steps_per_call: int = 50,
+    log_every: int = 50,
     progress: bool = True,
     desc: str = "classifier",
+    **fit_options: Any,
 ) -> tuple[nnx.Module, FitResult]:
     """Trains ``model`` with AdamW on mean softmax cross-entropy; returns it updated.
 
-    A convenience over :func:`fit` + :func:`classification_step` + :func:`make_batch_fn`. With
-    ``eval_data = (x, y)``, eval metrics are the accuracy and loss on it. With ``transform``, the
-    eval data is transformed the same way (with a fixed key) before evaluation.
+    A convenience over :func:`xent_jax.train.fit` + :func:`classification_step` +
+    :func:`xent_jax.train.make_batch_fn`. With ``eval_data = (x, y)``, eval metrics are the
+    accuracy and loss on it. With ``transform``, the eval data is transformed the same way (with
+    a fixed key) before evaluation.
+
+    Args:
+      model: an NNX classifier ``[N, ...] -> [N, classes]``; updated in place.
+      images: ``[N, ...]`` inputs.
+      labels: int ``[N]``.
+      steps: optimiser steps.
+      key: PRNG key (or int seed) for the data order and the steps.
+      batch_size, learning_rate, weight_decay: the AdamW run.
+      transform: ``(x, y, key) -> (x, y)`` applied inside the step.
+      eval_data: optional ``(x, y)`` evaluated every ``eval_every`` steps and at the end.
+      eval_every, workdir, checkpoint_every, steps_per_call, log_every, progress, desc,
+        **fit_options: passed to :func:`xent_jax.train.fit`.
 
     Returns:
       ``(model, result)``: the trained module (the input module is updated in place too) and
-      the :class:`FitResult`.
+      the :class:`~xent_jax.train.FitResult`.
+
+    Examples:
+      >>> from xent_jax.models import MLP
+      >>> x = np.array([[1.0, 0.0], [0.0, 1.0]] * 8, np.float32); y = np.array([0, 1] * 8)
+      >>> model, res = train_classifier(MLP(2, (), 2, rngs=nnx.Rngs(0)), x, y, steps=30, key=0,
+      ...                               learning_rate=0.1, eval_data=(x, y), progress=False)
+      >>> res.eval["accuracy"]
+      1.0
     """
+    key = as_key(key)
     tx = _adamw(float(learning_rate), float(weight_decay))
     graphdef, state = init_classifier_state(model, tx)
     step = classification_step(graphdef, tx, transform=transform)
     data = (np.asarray(images), np.asarray(labels))
-    batch_fn = make_batch_fn(data, batch_size=batch_size, seed=seed)
+    batch_fn = make_batch_fn(data, batch_size=batch_size, key=key)
     eval_fn = None
     if eval_data is not None:
         ex, ey = np.asarray(eval_data[0]), np.asarray(eval_data[1])
         if transform is not None:
-            tx_x, tx_y = transform(jnp.asarray(ex), jnp.asarray(ey), jax.random.key(seed))
+            tx_x, tx_y = transform(jnp.asarray(ex), jnp.asarray(ey), key)
             ex, ey = np.asarray(tx_x), np.asarray(tx_y)
 
         def eval_fn(s):
@@ -264,15 +316,17 @@ def train_classifier(
         step,
         state,
         batch_fn,
-        num_steps=num_steps,
-        key=jax.random.key(seed),
-        ckpt_dir=ckpt_dir,
-        ckpt_every=ckpt_every,
+        steps=steps,
+        key=key,
+        workdir=workdir,
+        checkpoint_every=checkpoint_every,
         eval_fn=eval_fn,
         eval_every=eval_every,
-        metrics_path=metrics_path,
+        steps_per_call=steps_per_call,
+        log_every=log_every,
         progress=progress,
         desc=desc,
+        **fit_options,
     )
     trained = merge_model(graphdef, result.state)
     nnx.update(model, nnx.state(trained))

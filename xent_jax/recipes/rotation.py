@@ -1,16 +1,22 @@
-"""Self-supervised pretraining on pretext tasks (rotation prediction), reusable by experiments."""
+"""Rotation prediction (RotNet) as a pretext task: pretraining, rotation accuracy, frozen features.
+
+References:
+  Gidaris, Singh, Komodakis, "Unsupervised Representation Learning by Predicting Image
+  Rotations", ICLR 2018.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 from flax import nnx
 
+from xent_jax.recipes.classifier import apply_batched, train_classifier
 from xent_jax.tasks.rotation import NUM_ROTATIONS, rotation_batch
-from xent_jax.train.classifier import apply_batched, train_classifier
-from xent_jax.train.loop import FitResult
+from xent_jax.train import FitResult
 
 __all__ = ["pretrain_rotation", "rotation_accuracy", "extract_features"]
 
@@ -24,17 +30,17 @@ def pretrain_rotation(
     model: nnx.Module,
     images: Any,
     *,
-    num_steps: int,
+    steps: int,
+    key: jax.Array | int,
     batch_size: int = 64,
     learning_rate: float = 1e-3,
     weight_decay: float = 0.0,
-    seed: int = 0,
     eval_images: Any | None = None,
     eval_every: int = 0,
-    ckpt_dir: str | Path | None = None,
-    ckpt_every: int = 0,
-    metrics_path: str | Path | None = None,
+    workdir: str | Path | None = None,
+    checkpoint_every: int = 0,
     progress: bool = True,
+    **fit_options: Any,
 ) -> tuple[nnx.Module, FitResult]:
     """Trains ``model`` (4 outputs) to predict which of the four rotations was applied.
 
@@ -45,12 +51,13 @@ def pretrain_rotation(
       model: an NNX module mapping ``[N, H, W, C]`` images to 4 logits (e.g.
         ``CNN(4, rngs=...)``); updated in place.
       images: unlabelled ``[N, H, W, C]`` square images.
-      num_steps: optimiser steps.
+      steps: optimiser steps.
+      key: PRNG key (or int seed) for the data order and the step keys.
       batch_size: images per step (before the 4x rotation).
       learning_rate, weight_decay: AdamW settings.
-      seed: data order and step keys.
       eval_images: optional held-out images; eval metrics are the 4-way rotation accuracy/loss.
-      eval_every, ckpt_dir, ckpt_every, metrics_path, progress: as in :func:`xent_jax.train.fit`.
+      eval_every, workdir, checkpoint_every, progress, **fit_options: as in
+        :func:`xent_jax.train.fit`.
 
     Returns:
       ``(model, result)``.
@@ -60,7 +67,7 @@ def pretrain_rotation(
       >>> from xent_jax.data import load_digits
       >>> x, _ = load_digits()
       >>> model, res = pretrain_rotation(CNN(4, widths=(8,), rngs=nnx.Rngs(0)), x[:64],
-      ...                                num_steps=2, batch_size=32, progress=False)
+      ...                                steps=2, key=0, batch_size=32, progress=False)
       >>> sorted(res.train)
       ['accuracy', 'loss']
     """
@@ -76,19 +83,19 @@ def pretrain_rotation(
         model,
         images,
         dummy,
-        num_steps=num_steps,
+        steps=steps,
+        key=key,
         batch_size=batch_size,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
-        seed=seed,
         transform=_all_rotations,
         eval_data=eval_data,
         eval_every=eval_every,
-        ckpt_dir=ckpt_dir,
-        ckpt_every=ckpt_every,
-        metrics_path=metrics_path,
+        workdir=workdir,
+        checkpoint_every=checkpoint_every,
         progress=progress,
         desc="rotation",
+        **fit_options,
     )
 
 
@@ -99,6 +106,11 @@ def extract_features(
 
     Returns:
       numpy ``[N, d]``.
+
+    Examples:
+      >>> from xent_jax.models import CNN
+      >>> extract_features(CNN(4, widths=(8,), rngs=nnx.Rngs(0)), np.zeros((3, 8, 8, 1))).shape
+      (3, 32)
     """
     graphdef, state = nnx.split(model)
     return apply_batched(graphdef, (state,), images, method=method, batch_size=batch_size, **kwargs)
@@ -109,6 +121,12 @@ def rotation_accuracy(model: nnx.Module, images: Any, *, batch_size: int = 512) 
 
     Returns:
       ``{"accuracy": overall, "per_rotation": [acc at 0, 90, 180, 270 degrees]}``.
+
+    Examples:
+      >>> from xent_jax.models import CNN
+      >>> res = rotation_accuracy(CNN(4, widths=(8,), rngs=nnx.Rngs(0)), np.zeros((2, 8, 8, 1)))
+      >>> len(res["per_rotation"])
+      4
     """
     x, y = rotation_batch(np.asarray(images))
     graphdef, state = nnx.split(model)

@@ -31,8 +31,8 @@ from xent_jax.data.proteins import (
 from xent_jax.losses import softmax_cross_entropy_with_integer_labels
 from xent_jax.models.transformer import ProteinTransformer
 from xent_jax.tasks.masking import mask_tokens, masked_lm_loss, residue_mask
-from xent_jax.train.checkpoint import Checkpointer
-from xent_jax.train.metrics import MetricsLogger, read_metrics
+from xent_jax.train import Checkpointer
+from xent_jax.train import MetricsLogger, read_metrics
 
 MODEL_KEYS = ("d_model", "num_layers", "num_heads", "mlp_dim", "max_len")
 EVAL_SEED = 20_241_128
