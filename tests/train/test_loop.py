@@ -199,11 +199,24 @@ def test_fit_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match="dict of scalars"):
         fit(lambda s, b, k: (s, 1.0), s0, _batch, steps=1, key=0, progress=False)
     fit(_sgd_step, s0, _batch, steps=4, key=0, workdir=tmp_path, progress=False)
-    with pytest.raises(ValueError, match="beyond steps"):
+    with pytest.raises(ValueError, match="beyond steps=2, and step 2 is not kept"):
         fit(_sgd_step, s0, _batch, steps=2, key=0, workdir=tmp_path, progress=False)
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="not a folder"):
         fit(_sgd_step, s0, _batch, steps=1, key=0, workdir=tmp_path / "file", progress=False)
+
+
+def test_longer_runs_in_one_folder_and_the_shorter_one_read_back(tmp_path):
+    kw = dict(key=2, workdir=tmp_path, log_every=2, progress=False, max_to_keep=3)
+    short = fit(_sgd_step, {"w": jnp.zeros(())}, _batch, steps=4, **kw)
+    long = fit(_sgd_step, {"w": jnp.zeros(())}, _batch, steps=10, **kw)  # resumes at 4
+    assert long.resumed_from == 4
+    whole = fit(_sgd_step, {"w": jnp.zeros(())}, _batch, steps=10, **(kw | {"workdir": None}))
+    assert _bits(long.state) == _bits(whole.state)
+    log = read_metrics(tmp_path)
+    again = fit(_sgd_step, {"w": jnp.zeros(())}, _batch, steps=4, **kw)  # read-only
+    assert _bits(again.state) == _bits(short.state) and again.train == short.train
+    assert read_metrics(tmp_path) == log  # the longer run's log is untouched
 
 
 def test_state_given_is_not_consumed():

@@ -372,8 +372,8 @@ def fit(
     Raises:
       TypeError: for a non-int ``steps`` (or other counts), a ``key`` that is not a key or int
         seed, or a non-callable ``step_fn``/``batch_fn``.
-      ValueError: for negative counts, a checkpoint beyond ``steps``, or options that need
-        ``workdir`` without one.
+      ValueError: for negative counts, a newest checkpoint beyond ``steps`` without one at
+        ``steps``, or options that need ``workdir`` without one.
       xent_jax.train.FolderLockedError: when another live run uses ``workdir``.
 
     Examples:
@@ -450,8 +450,19 @@ def _run(
         latest = ckpt.latest_step()
         if latest is not None:
             if latest > steps:
-                raise ValueError(
-                    f"the checkpoint in {ckpt.directory} is at step {latest}, beyond steps={steps}"
+                if steps not in ckpt.all_steps():
+                    raise ValueError(
+                        f"the checkpoint in {ckpt.directory} is at step {latest}, beyond "
+                        f"steps={steps}, and step {steps} is not kept (max_to_keep={max_to_keep})"
+                    )
+                # The run went further already: its state at `steps`, read-only (logs untouched).
+                state, extra = ckpt.restore(state, step=steps)
+                return FitResult(
+                    state=state,
+                    step=steps,
+                    train=dict(extra.get("train", {})),
+                    hooks={k: dict(v) for k, v in extra.get("hooks", {}).items()},
+                    resumed_from=steps,
                 )
             state, extra = ckpt.restore(state)
             start = latest
