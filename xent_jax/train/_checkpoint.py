@@ -3,9 +3,9 @@
 The only module of xent_jax that touches orbax. A checkpoint of step ``s`` is the folder
 ``DIR/<s>/`` holding the arrays (an orbax ``StandardCheckpointer`` tree under ``state/``) and a
 ``manifest.json``: for every leaf its tree path, dtype, shape and the sha256 of its bytes, plus
-the JSON ``extra`` dict given to :meth:`Checkpointer.save`. Both are written (by process 0, from host copies of the
-arrays; the other processes wait at a barrier) into a temporary folder that is renamed to ``DIR/<s>`` only when complete, so a process killed mid-save leaves no
-step folder.
+the JSON ``extra`` dict given to :meth:`Checkpointer.save`. Both are written (by process 0, from
+host copies of the arrays; the other processes wait at a barrier) into a temporary folder that is
+renamed to ``DIR/<s>`` only when complete, so a process killed mid-save leaves no step folder.
 
 On restore every array is checked against the manifest (dtype, shape and checksum): a flipped bit,
 a truncated file or an unreadable array raises :class:`CheckpointError` naming the folder and step.
