@@ -20,12 +20,13 @@ demo: $(STAMP)
 	$(VENV)/bin/xent-jax run all --quick --out results
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 --doctest-modules xent_jax tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/losses.py
 	$(PY) benchmarks/linear_cross_entropy.py
 	$(PY) benchmarks/attacks.py
+	$(PY) benchmarks/train_loop.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check xent_jax experiments tests benchmarks
