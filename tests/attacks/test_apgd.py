@@ -7,7 +7,7 @@ from attack_helpers import EPSILONS, assert_in_budget_and_box
 
 from xent_jax.attacks import apgd, apgd_checkpoints
 
-apgd_module = importlib.import_module("xent_jax.attacks.apgd")
+apgd_module = importlib.import_module("xent_jax.attacks._apgd")
 KEY = jax.random.key(0)
 
 

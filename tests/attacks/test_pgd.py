@@ -10,7 +10,7 @@ from scipy import stats
 
 from xent_jax.attacks import AttackResult, margin_loss, pgd
 
-pgd_module = importlib.import_module("xent_jax.attacks.pgd")
+pgd_module = importlib.import_module("xent_jax.attacks._pgd")
 KEY = jax.random.key(0)
 
 

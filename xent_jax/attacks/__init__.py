@@ -4,18 +4,18 @@ Every attack takes any function ``logits_fn: x -> logits``; none knows about mod
 """
 
 from xent_jax.attacks._common import AttackResult
-from xent_jax.attacks.apgd import apgd, apgd_checkpoints
-from xent_jax.attacks.evaluate import RobustEvaluation, evaluate
-from xent_jax.attacks.fgsm import fgsm
-from xent_jax.attacks.objectives import (
+from xent_jax.attacks._apgd import apgd, apgd_checkpoints
+from xent_jax.attacks._evaluate import RobustEvaluation, evaluate
+from xent_jax.attacks._fgsm import fgsm
+from xent_jax.attacks._objectives import (
     attack_objective,
     ce_loss,
     dlr_loss,
     margin_loss,
     targeted_dlr_loss,
 )
-from xent_jax.attacks.pgd import pgd
-from xent_jax.attacks.suite import attack_suite, robustness_curves
+from xent_jax.attacks._pgd import pgd
+from xent_jax.attacks._suite import attack_suite, robustness_curves
 from xent_jax.attacks.training import adversarial_training_step
 
 __all__ = [

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from xent_jax.attacks.objectives import LOSSES
+from xent_jax.attacks._objectives import LOSSES
 
 NORMS = ("linf", "l2")
 _TINY = 1e-12

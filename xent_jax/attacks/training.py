@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import optax
 
 from xent_jax.attacks import _common as C
-from xent_jax.attacks.pgd import pgd
+from xent_jax.attacks._pgd import pgd
 from xent_jax.losses import reduce_loss, softmax_cross_entropy_with_integer_labels
 
 __all__ = ["adversarial_training_step"]

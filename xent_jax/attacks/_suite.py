@@ -10,10 +10,10 @@ import jax
 import numpy as np
 
 from xent_jax.attacks import _common as C
-from xent_jax.attacks.apgd import apgd
-from xent_jax.attacks.evaluate import evaluate
-from xent_jax.attacks.fgsm import fgsm
-from xent_jax.attacks.pgd import pgd
+from xent_jax.attacks._apgd import apgd
+from xent_jax.attacks._evaluate import evaluate
+from xent_jax.attacks._fgsm import fgsm
+from xent_jax.attacks._pgd import pgd
 
 __all__ = ["attack_suite", "robustness_curves"]
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from xent_jax.attacks import _common as C
-from xent_jax.attacks.objectives import attack_objective
+from xent_jax.attacks._objectives import attack_objective
 
 __all__ = ["pgd"]
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from xent_jax.attacks import _common as C
-from xent_jax.attacks.objectives import attack_objective
+from xent_jax.attacks._objectives import attack_objective
 
 __all__ = ["fgsm"]
 
@@ -53,7 +53,7 @@ def fgsm(
       norm: ``"linf"`` or ``"l2"``.
       targeted: move toward ``y`` instead of away from it.
       bounds: ``(low, high)`` box the inputs live in.
-      loss: ``"ce"``, ``"margin"`` or ``"dlr"`` (see :mod:`xent_jax.attacks.objectives`).
+      loss: ``"ce"``, ``"margin"`` or ``"dlr"`` (see :func:`xent_jax.attacks.attack_objective`).
 
     Returns:
       Adversarial inputs, same shape and dtype as ``x``.

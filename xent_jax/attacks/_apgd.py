@@ -12,8 +12,8 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from xent_jax.attacks import _common as C
-from xent_jax.attacks.objectives import attack_objective
-from xent_jax.attacks.pgd import run_restarts
+from xent_jax.attacks._objectives import attack_objective
+from xent_jax.attacks._pgd import run_restarts
 
 __all__ = ["apgd", "apgd_checkpoints"]
 
