@@ -251,6 +251,7 @@ def test_seeds_as_a_batch_axis_equal_separate_runs():
     for a, b in zip(sep, unstack_seeds(vm.state), strict=True):
         np.testing.assert_allclose(np.asarray(a.state), np.asarray(b), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(vm.train["loss"], [r.train["loss"] for r in sep], rtol=1e-5)
+    assert vmap_seeds(step) == vmap_seeds(step)  # equal wrappers share compiled chunks
 
 
 def _launch(out: Path, delay: float, spc: int = 3) -> subprocess.Popen:

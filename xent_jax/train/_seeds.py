@@ -9,6 +9,7 @@ floating-point reassociation by the compiler.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -62,6 +63,16 @@ def unstack_seeds(tree: Any) -> list[Any]:
     return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(n)]
 
 
+@dataclasses.dataclass(frozen=True)
+class _SeedVmapped:
+    # Hashable: vmapping an equal step again reuses fit's compiled chunks.
+    step_fn: Callable
+    batch_axis: int | None
+
+    def __call__(self, state, batch, key):
+        return jax.vmap(self.step_fn, in_axes=(0, self.batch_axis, 0))(state, batch, key)
+
+
 def vmap_seeds(step_fn: Callable, *, batch_axis: int | None = 0) -> Callable:
     """Vmaps ``step_fn(state, batch, key)`` over a leading seed axis of state and key.
 
@@ -81,7 +92,9 @@ def vmap_seeds(step_fn: Callable, *, batch_axis: int | None = 0) -> Callable:
     """
     if not callable(step_fn):
         raise TypeError(f"step_fn must be callable, got {type(step_fn).__name__}")
-    return jax.vmap(step_fn, in_axes=(0, batch_axis, 0))
+    if batch_axis is not None and (isinstance(batch_axis, bool) or not isinstance(batch_axis, int)):
+        raise TypeError(f"batch_axis must be an int or None, got {batch_axis!r}")
+    return _SeedVmapped(step_fn, batch_axis)
 
 
 def stack_batch_fns(batch_fns: Sequence[Callable[[int], Any]]) -> Callable[[int], Any]:
