@@ -82,3 +82,52 @@ def test_bad_inputs(digits):
         apgd(digits.linear, digits.x, digits.y, eps=-0.1, key=KEY)
     with pytest.raises(ValueError, match="steps"):
         apgd_checkpoints(0)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"momentum": 1.5}, r"momentum must be in \[0, 1\], got 1.5"),
+        ({"momentum": -0.1}, r"momentum must be in \[0, 1\]"),
+        ({"momentum": float("nan")}, r"momentum must be in \[0, 1\], got nan"),
+        ({"rho": 2.0}, r"rho must be in \[0, 1\], got 2.0"),
+        ({"rho": -0.5}, r"rho must be in \[0, 1\]"),
+        ({"eps": float("inf")}, "eps must be finite"),
+        ({"steps": 10.0}, "steps must be a Python int"),
+        ({"restarts": 0}, "restarts must be >= 1"),
+        ({"norm": "l1"}, "norm must be one of"),
+        ({"targeted": 1}, "targeted must be a bool"),
+    ],
+)
+def test_parameters_are_validated_by_name(digits, kw, match):
+    args = {"eps": 0.1, "steps": 4, "key": KEY} | kw
+    with pytest.raises((ValueError, TypeError), match=match):
+        apgd(digits.linear, digits.x, digits.y, **args)
+
+
+def test_momentum_and_rho_at_their_limits_run(digits):
+    for kw in ({"momentum": 1.0, "rho": 0.0}, {"momentum": 0.0, "rho": 1.0}):
+        r = apgd(digits.linear, digits.x, digits.y, eps=0.05, steps=4, key=KEY, **kw)
+        assert_in_budget_and_box(r.x_adv, digits.x, 0.05, "linf")
+
+
+def test_key_none_refused_and_int_seed_means_jax_random_key(digits):
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        apgd(digits.linear, digits.x, digits.y, eps=0.1, steps=4, key=None)
+    a = apgd(digits.linear, digits.x, digits.y, eps=0.05, steps=4, key=5)
+    b = apgd(digits.linear, digits.x, digits.y, eps=0.05, steps=4, key=jax.random.key(5))
+    np.testing.assert_array_equal(np.asarray(a.x_adv), np.asarray(b.x_adv))
+
+
+def test_nan_logits_are_never_a_success():
+    import jax.numpy as jnp
+
+    w = jnp.eye(3)
+
+    def f(x):  # NaN logits wherever the last coordinate exceeds 0.55
+        return jnp.where(x[:, 2:] > 0.55, jnp.nan, x @ w)
+
+    x, y = jnp.array([[0.6, 0.4, 0.3], [0.3, 0.2, 0.72]]), jnp.array([0, 1])
+    r = apgd(f, x, y, eps=0.05, steps=4, key=KEY)
+    assert not bool(r.success[1])  # argmax of a NaN row is 0 != 1: old code called it broken
+    assert np.all(np.isfinite(np.asarray(r.x_adv)))

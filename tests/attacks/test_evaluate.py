@@ -98,3 +98,153 @@ def test_nnx_module_linen_apply_and_plain_function_agree(digits):
     np.testing.assert_allclose(r.x_adv, ref.x_adv, atol=1e-5)
     after = jax.tree_util.tree_map(np.array, nnx.state(model))
     jax.tree_util.tree_map(np.testing.assert_array_equal, before, after)
+
+
+# --------------------------------------------------------------------------- reliability
+W2 = jnp.array([[1.0, -1.0], [-1.0, 1.0]])
+
+
+def _toy(x):
+    return x @ W2
+
+
+def _shifted(amount, norm="linf"):
+    """An 'attack' that moves every example ``amount * eps`` along a fixed direction."""
+
+    def attack(fn, x, y, *, eps):
+        d = jnp.ones_like(x) if norm == "linf" else jnp.ones_like(x) / np.sqrt(x[0].size)
+        return x + amount * eps * d
+
+    return attack
+
+
+def test_points_outside_the_ball_are_refused(digits):
+    x, y = 0.5 * digits.x + 0.25, digits.y  # far from the box, so only the ball matters
+    run = functools.partial(evaluate, digits.linear, x, y, bounds=(0.0, 1.0))
+    # inside (distance exactly eps, and within the stated tolerance) passes
+    run(_shifted(1.0), epsilons=[0.0, 0.1], norm="linf")
+    run(_shifted(1.0 + 5e-6), epsilons=[0.1], norm="linf")
+    with pytest.raises(ValueError, match=r"linf eps-ball for 48 of 48 examples") as err:
+        run(_shifted(1.5), epsilons=[0.0, 0.1, 0.2], norm="linf")
+    # the worst violation is named: distance 0.3 at eps 0.2
+    assert "eps=0.2" in str(err.value) and "distance 0.3" in str(err.value)
+    # an L2 step of length 1.5 eps lies inside the L-inf ball but not the L2 ball
+    run(_shifted(1.5, "l2"), epsilons=[0.1], norm="linf")
+    with pytest.raises(ValueError, match=r"l2 eps-ball for 48 of 48"):
+        run(_shifted(1.5, "l2"), epsilons=[0.1], norm="l2")
+
+
+def test_only_the_violating_examples_are_counted(digits):
+    def leaky(fn, x, y, *, eps):
+        return x.at[:3, 0, 0, 0].add(2 * eps)  # three examples leave the ball
+
+    x = 0.4 * digits.x + 0.05  # far from the box edges
+    with pytest.raises(ValueError, match="for 3 of 48 examples"):
+        evaluate(digits.linear, x, digits.y, leaky, epsilons=[0.1], norm="linf", bounds=(0, 1))
+
+
+def test_points_outside_the_box_are_refused(digits):
+    def overshoot(fn, x, y, *, eps):
+        return x.at[0].set(x[0] + eps)  # in the ball, but pixels at 1.0 leave the box
+
+    with pytest.raises(ValueError, match=r"outside the box \[0, 1\] for 1 of 48"):
+        evaluate(
+            digits.linear,
+            digits.x,
+            digits.y,
+            overshoot,
+            epsilons=[0.1],
+            norm="linf",
+            bounds=(0.0, 1.0),
+        )
+
+
+def test_non_finite_attack_points_are_refused():
+    def nan_attack(fn, x, y, *, eps):
+        return x.at[1].set(jnp.nan)
+
+    x, y = jnp.array([[0.6, 0.4], [0.2, 0.3]]), jnp.array([0, 1])
+    with pytest.raises(ValueError, match="non-finite .* adversarial inputs for 1 of 2"):
+        evaluate(_toy, x, y, nan_attack, epsilons=[0.1], norm="linf", bounds=(0.0, 1.0))
+
+
+def test_norm_and_bounds_come_from_the_attack(digits):
+    leaky = functools.partial(fgsm, norm="l2")  # an L2 attack judged against the L2 ball
+    ev = evaluate(digits.linear, digits.x, digits.y, leaky, epsilons=[0.5])
+    assert float(ev.robust_accuracy[0]) < float(ev.clean_accuracy)
+    with pytest.raises(ValueError, match="norm='linf' was passed but the attack uses norm='l2'"):
+        evaluate(digits.linear, digits.x, digits.y, leaky, epsilons=[0.5], norm="linf")
+    with pytest.raises(ValueError, match="bounds"):
+        evaluate(digits.linear, digits.x, digits.y, fgsm, epsilons=[0.1], bounds=(-1.0, 2.0))
+    with pytest.raises(ValueError, match="cannot read the attack's norm"):
+        evaluate(digits.linear, digits.x, digits.y, _shifted(1.0), epsilons=[0.1])
+    with pytest.raises(ValueError, match="inside bounds"):  # clean inputs outside the box
+        evaluate(digits.linear, digits.x + 0.5, digits.y, fgsm, epsilons=[0.1])
+
+
+def _nan_where_x1_high(x):
+    """The toy model, but NaN logits wherever the second coordinate exceeds 0.55."""
+    return jnp.where(x[:, 1:] > 0.55, jnp.nan, x @ W2)
+
+
+# ex0 is NaN only at the eps=0.2 point, ex1 broken at 0.2, ex2 broken from 0.05, ex3 NaN clean
+NAN_X = jnp.array([[0.6, 0.4], [0.2, 0.32], [0.45, 0.5], [0.3, 0.72]])
+NAN_Y = jnp.array([0, 1, 1, 1])
+
+
+def test_non_finite_logits_raise_by_default():
+    with pytest.raises(ValueError, match="non-finite .*logits for 1 of 4 clean inputs") as err:
+        evaluate(_nan_where_x1_high, NAN_X, NAN_Y, fgsm, epsilons=[0.0, 0.05, 0.2])
+    assert "eps=0.2: 2" in str(err.value)
+
+
+def test_non_finite_logits_are_counted_never_robust_or_broken():
+    eps = [0.2, 0.0, 0.05]  # unsorted on purpose
+    ev = evaluate(_nan_where_x1_high, NAN_X, NAN_Y, fgsm, epsilons=eps, nonfinite="count")
+    # independent reference: the points fgsm returns, scored by hand with numpy
+    x_adv = np.stack([np.asarray(fgsm(_nan_where_x1_high, NAN_X, NAN_Y, eps=e)) for e in eps])
+    assert np.all(np.isfinite(x_adv))
+    logits = x_adv @ np.asarray(W2)
+    nan = x_adv[..., 1] > 0.55
+    wrong = ~nan & (logits.argmax(-1) != np.asarray(NAN_Y))
+    np.testing.assert_array_equal(nan[1], [False, False, False, True])  # only ex3 is NaN clean
+    order = np.argsort(eps)
+    status = np.where(wrong | wrong[1], 2, np.where(nan | nan[1], 1, 0))[order]
+    status = np.maximum.accumulate(status, axis=0)[np.argsort(order)]
+    np.testing.assert_array_equal(np.asarray(ev.success), status == 2)
+    np.testing.assert_array_equal(np.asarray(ev.nonfinite), status == 1)
+    np.testing.assert_array_equal(np.asarray(ev.num_nonfinite), [2, 1, 1])
+    np.testing.assert_array_equal(ev.nonfinite[0], [True, False, False, True])
+    # accuracy among the examples with a finite verdict: eps 0.2 -> 0/2, 0 -> 3/3, 0.05 -> 2/3
+    np.testing.assert_allclose(np.asarray(ev.robust_accuracy), [0.0, 1.0, 2 / 3], rtol=1e-6)
+    np.testing.assert_allclose(float(ev.clean_accuracy), 1.0)
+    # nothing is both: every example is exactly one of robust, broken, unknown
+    assert not np.any(np.asarray(ev.success) & np.asarray(ev.nonfinite))
+
+
+def test_degenerate_inputs_are_named(digits):
+    f, x, y = digits.linear, digits.x, digits.y
+    with pytest.raises(ValueError, match="at least one example"):
+        evaluate(f, x[:0], y[:0], fgsm, epsilons=[0.1])
+    with pytest.raises(TypeError, match="x must be an array, got None"):
+        evaluate(f, None, y, fgsm, epsilons=[0.1])
+    with pytest.raises(TypeError, match="y must be an array, got None"):
+        evaluate(f, x, None, fgsm, epsilons=[0.1])
+    with pytest.raises(TypeError, match="epsilons"):
+        evaluate(f, x, y, fgsm, epsilons=None)
+    with pytest.raises(TypeError, match="attack must be callable"):
+        evaluate(f, x, y, None, epsilons=[0.1])
+    with pytest.raises(ValueError, match="zero classes"):
+        evaluate(lambda z: f(z)[:, :0], x, y, fgsm, epsilons=[0.1])
+    with pytest.raises(ValueError, match="nonfinite"):
+        evaluate(f, x, y, fgsm, epsilons=[0.1], nonfinite="ignore")
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_real_attacks_pass_the_ball_check_at_every_budget(digits, norm):
+    from attack_helpers import EPSILONS
+
+    attack = functools.partial(pgd, steps=3, norm=norm, key=KEY)
+    ev = evaluate(digits.mlp, digits.x, digits.y, attack, epsilons=EPSILONS)
+    assert ev.success.shape == (len(EPSILONS), len(digits.y))
+    assert int(np.asarray(ev.num_nonfinite).sum()) == 0

@@ -64,3 +64,25 @@ def test_bad_inputs(digits):
         fgsm(f, x, y.astype(jnp.float32), eps=0.1)
     with pytest.raises(TypeError, match="callable"):
         fgsm(None, x, y, eps=0.1)
+
+
+def test_nan_gradient_propagates_as_nan_never_a_silent_step():
+    def f(x):
+        return x * jnp.where(x[:, :1] > 0.5, jnp.nan, 1.0)  # NaN logits for the first example
+
+    x_adv = fgsm(f, jnp.array([[0.6, 0.4], [0.2, 0.3]]), jnp.array([0, 1]), eps=0.1)
+    assert np.all(np.isnan(np.asarray(x_adv)[0])) and np.all(np.isfinite(np.asarray(x_adv)[1]))
+
+
+def test_degenerate_inputs_are_named(digits):
+    x, y, f = digits.x, digits.y, digits.linear
+    with pytest.raises(TypeError, match="x must be an array, got None"):
+        fgsm(f, None, y, eps=0.1)
+    with pytest.raises(ValueError, match="at least one example"):
+        fgsm(f, x[:0], y[:0], eps=0.1)
+    with pytest.raises(ValueError, match="zero classes"):
+        fgsm(lambda z: f(z)[:, :0], x, y, eps=0.1)
+    with pytest.raises(TypeError, match="eps must be a real scalar, got str"):
+        fgsm(f, x, y, eps="0.1")
+    with pytest.raises(TypeError, match="targeted must be a bool"):
+        fgsm(f, x, y, eps=0.1, targeted="yes")

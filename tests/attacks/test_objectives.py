@@ -75,3 +75,34 @@ def test_gradients_are_finite_with_ties():
     for fn in (ce_loss, margin_loss, dlr_loss, targeted_dlr_loss):
         g = jax.jit(jax.grad(lambda z, fn=fn: jnp.sum(fn(z, jnp.array([0, 1, 2])))))(z)
         assert bool(jnp.all(jnp.isfinite(g))), fn.__name__
+
+
+@pytest.mark.parametrize("fn", [ce_loss, margin_loss, dlr_loss, targeted_dlr_loss])
+def test_degenerate_inputs_are_named(fn):
+    z, y = jnp.asarray(Z, jnp.float32), jnp.asarray(Y)
+    with pytest.raises(TypeError, match="logits must be an array, got None"):
+        fn(None, y)
+    with pytest.raises(TypeError, match="labels must be an array, got None"):
+        fn(z, None)
+    with pytest.raises(ValueError, match="classes"):
+        fn(jnp.zeros((16, 0)), y)
+    with pytest.raises(ValueError, match=r"logits \[batch, classes\] and labels \[batch\]"):
+        fn(z[0], y)
+    with pytest.raises(ValueError, match=r"labels\[2\] = 7 is out of range"):
+        fn(z, y.at[2].set(7))
+    with pytest.raises(TypeError, match="labels must be integers"):
+        fn(z, y.astype(jnp.float32))
+
+
+def test_margin_needs_two_classes():
+    # one class: the 'best other' logit would be float32's minimum, a silent -3.4e38
+    with pytest.raises(ValueError, match=">= 2 classes"):
+        margin_loss(jnp.zeros((2, 1)), jnp.zeros(2, jnp.int32))
+
+
+@pytest.mark.parametrize("fn", [margin_loss, dlr_loss, targeted_dlr_loss])
+def test_non_finite_logits_propagate(fn):
+    z = jnp.asarray(Z, jnp.float32).at[3, 2].set(jnp.nan).at[5, 0].set(jnp.inf)
+    out = np.asarray(fn(z, jnp.asarray(Y)))
+    assert np.isnan(out[3]) and not np.isfinite(out[5])
+    assert np.all(np.isfinite(np.delete(out, [3, 5])))

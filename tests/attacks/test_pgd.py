@@ -170,3 +170,60 @@ def test_bad_inputs(digits):
         pgd(lambda x: f(x)[:, :2], x, y % 2, eps=0.1, steps=2, loss="dlr", key=KEY)
     with pytest.raises(ValueError, match=">= 4 classes"):
         pgd(lambda x: f(x)[:, :3], x, y % 3, eps=0.1, steps=2, loss="dlr", targeted=True, key=KEY)
+
+
+def test_key_none_refused_and_int_seed_means_jax_random_key(digits):
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        _standard(digits, 0.05, key=None)
+    seeded = _standard(digits, 0.05, key=7)
+    typed = _standard(digits, 0.05, key=jax.random.key(7))
+    np.testing.assert_array_equal(np.asarray(seeded.x_adv), np.asarray(typed.x_adv))
+
+
+def _nan_for_high_second_coordinate(x):
+    w = jnp.array([[1.0, -1.0], [-1.0, 1.0]])
+    return jnp.where(x[:, 1:] > 0.55, jnp.nan, x @ w)
+
+
+def test_nan_logits_are_never_a_success():
+    # example 1 has NaN logits everywhere in its ball; argmax of a NaN row is 0 != its label 1
+    x, y = jnp.array([[0.6, 0.4], [0.3, 0.72]]), jnp.array([0, 1])
+    for targeted in (False, True):
+        yy = jnp.array([1, 0]) if targeted else y
+        r = pgd(
+            _nan_for_high_second_coordinate, x, yy, eps=0.05, steps=3, key=KEY, targeted=targeted
+        )
+        assert not bool(r.success[1]), targeted
+        assert np.isnan(np.asarray(r.loss)[1])
+        assert np.all(np.isfinite(np.asarray(r.x_adv)))
+
+
+def test_degenerate_inputs_are_named(digits):
+    x, y, f = digits.x, digits.y, digits.linear
+    run = functools.partial(pgd, f, key=KEY, steps=2)
+    with pytest.raises(TypeError, match="x must be an array, got None"):
+        run(None, y, eps=0.1)
+    with pytest.raises(TypeError, match="y must be an array, got None"):
+        run(x, None, eps=0.1)
+    with pytest.raises(ValueError, match="at least one example"):
+        run(x[:0], y[:0], eps=0.1)
+    with pytest.raises(ValueError, match="zero classes"):
+        pgd(lambda z: f(z)[:, :0], x, y, eps=0.1, steps=2, key=KEY)
+    with pytest.raises(TypeError, match="eps must be a real scalar, got NoneType"):
+        run(x, y, eps=None)
+    with pytest.raises(ValueError, match="eps must be a scalar"):
+        run(x, y, eps=jnp.array([0.1, 0.2]))
+    with pytest.raises(TypeError, match="steps must be a Python int"):
+        pgd(f, x, y, eps=0.1, steps=np.float32(3), key=KEY)
+    with pytest.raises(TypeError, match="restarts must be a Python int"):
+        run(x, y, eps=0.1, restarts=1.0)
+    with pytest.raises(ValueError, match="step_size must be finite"):
+        run(x, y, eps=0.1, step_size=float("inf"))
+    with pytest.raises(TypeError, match="targeted must be a bool"):
+        run(x, y, eps=0.1, targeted="no")
+    with pytest.raises(TypeError, match="random_start must be a bool"):
+        run(x, y, eps=0.1, random_start=None)
+    with pytest.raises(TypeError, match=r"bounds\[0\] must be a real scalar"):
+        run(x, y, eps=0.1, bounds=(None, 1.0))
+    with pytest.raises(ValueError, match="x must be finite"):
+        run(x.at[0, 0, 0, 0].set(jnp.nan), y, eps=0.1)

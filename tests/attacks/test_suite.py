@@ -1,6 +1,7 @@
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -40,3 +41,39 @@ def test_batches_give_the_same_curves(digits):
     np.testing.assert_allclose(parts["FGSM"], whole["FGSM"], atol=1e-9)
     with pytest.raises(ValueError, match="batch_size"):
         robustness_curves(digits.linear, digits.x, digits.y, attacks, epsilons=[0.1], batch_size=0)
+
+
+def test_suite_key_and_counts_are_validated():
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        attack_suite("linf", key=None)
+    a, b = attack_suite("linf", key=3), attack_suite("linf", key=jax.random.key(3))
+    np.testing.assert_array_equal(
+        jax.random.key_data(a["PGD-10"].keywords["key"]),
+        jax.random.key_data(b["PGD-10"].keywords["key"]),
+    )
+    for name in ("pgd_steps", "strong_steps", "restarts", "apgd_steps"):
+        with pytest.raises(TypeError, match=f"{name} must be a Python int"):
+            attack_suite("linf", key=KEY, **{name: 2.5})
+    with pytest.raises(ValueError, match="kinds must be a non-empty sequence"):
+        attack_suite("linf", key=KEY, kinds="fgsm")
+    with pytest.raises(ValueError, match="kinds must be a non-empty sequence"):
+        attack_suite("linf", key=KEY, kinds=())
+
+
+def test_curves_refuse_degenerate_input_and_leaky_attacks(digits):
+    f, x, y = digits.linear, digits.x, digits.y
+    run = functools.partial(robustness_curves, f, epsilons=[0.1])
+    with pytest.raises(ValueError, match="attacks must be a non-empty mapping"):
+        run(x, y, {})
+    with pytest.raises(TypeError, match="batch_size must be a Python int"):
+        run(x, y, {"FGSM": fgsm}, batch_size=2.5)
+    with pytest.raises(ValueError, match="at least one example"):
+        run(x[:0], y[:0], {"FGSM": fgsm})
+    with pytest.raises(TypeError, match="x must be an array, got None"):
+        run(None, y, {"FGSM": fgsm})
+
+    def leaky(fn, x, y, *, eps, norm="linf", bounds=(0.0, 1.0)):
+        return jnp.clip(fgsm(fn, x, y, eps=3 * eps), 0.0, 1.0)
+
+    with pytest.raises(ValueError, match="linf eps-ball"):
+        run(x, y, {"leaky": leaky})

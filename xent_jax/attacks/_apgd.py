@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from xent_jax._keys import as_key
 from xent_jax.attacks import _common as C
 from xent_jax.attacks._objectives import attack_objective
 from xent_jax.attacks._pgd import run_restarts
@@ -197,20 +198,27 @@ def apgd(
       logits_fn: ``x [batch, ...] -> logits [batch, classes]`` (see :func:`pgd`).
       x: inputs ``[batch, ...]`` inside ``bounds``.
       y: integer labels ``[batch]`` (targets when ``targeted``).
-      eps: budget, a scalar ``>= 0``.
-      steps: iterations per restart (static).
+      eps: budget, a finite scalar ``>= 0``.
+      steps: iterations per restart, a Python int ``>= 1`` (static).
       norm: ``"linf"`` or ``"l2"``.
       loss: ``"ce"`` or ``"dlr"`` (DLR needs >= 3 classes, targeted DLR >= 4); ``"margin"`` also
         works.
       targeted: move toward the targets ``y``.
-      restarts: independent random starts.
+      restarts: independent random starts, a Python int ``>= 1``.
       bounds: ``(low, high)`` box.
-      rho: oscillation threshold of the checkpoint test.
-      momentum: weight of the new step (0.75 in the paper).
-      key: PRNG key.
+      rho: oscillation threshold of the checkpoint test, a fraction in ``[0, 1]``.
+      momentum: weight of the new step, in ``[0, 1]`` (0.75 in the paper; 1 is no momentum).
+      key: PRNG key (a typed key, a raw key or an int seed meaning ``jax.random.key(seed)``;
+        ``None`` is refused).
 
     Returns:
-      :class:`AttackResult`.
+      :class:`AttackResult`. An example whose logits at ``x_adv`` are not all finite is never
+      a success.
+
+    Raises:
+      ValueError / TypeError: naming the argument, for ``rho`` or ``momentum`` outside
+        ``[0, 1]``, and as :func:`pgd` for ``eps``, ``steps``, ``restarts``, ``norm``, ``loss``,
+        the inputs and the key.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -219,6 +227,11 @@ def apgd(
       ...          steps=10, key=jax.random.key(0))
       >>> bool(r.success[0])
       True
+      >>> apgd(lambda x: x @ w, jnp.array([[0.6, 0.4, 0.3]]), jnp.array([0]), eps=0.2,
+      ...      momentum=1.5, key=0)
+      Traceback (most recent call last):
+      ...
+      ValueError: momentum must be in [0, 1], got 1.5
 
     References:
       Croce and Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
@@ -227,6 +240,10 @@ def apgd(
     C.check_common(norm, loss, eps)
     steps = C.check_count("steps", steps)
     restarts = C.check_count("restarts", restarts)
+    targeted = C.check_flag("targeted", targeted)
+    C.check_unit_interval("rho", rho)
+    C.check_unit_interval("momentum", momentum)
+    key = as_key(key, "key")
     x, y, lo, hi = C.check_inputs(logits_fn, x, y, bounds, loss=loss, targeted=targeted)
     dynamic, static = C.partition_fn(logits_fn)
     return _apgd(
@@ -242,7 +259,7 @@ def apgd(
         static=static,
         norm=norm,
         loss=loss,
-        targeted=bool(targeted),
+        targeted=targeted,
         steps=steps,
         restarts=restarts,
     )

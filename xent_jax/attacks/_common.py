@@ -23,7 +23,8 @@ class AttackResult(NamedTuple):
     Attributes:
       x_adv: ``[batch, ...]`` adversarial inputs, inside the eps-ball around ``x`` and the box.
       success: bool ``[batch]``: the model's prediction on ``x_adv`` differs from the label
-        (untargeted) or equals the target (targeted).
+        (untargeted) or equals the target (targeted); always False where the logits at
+        ``x_adv`` are not all finite (a NaN is never read as "broken").
       loss: ``[batch]`` value of the ascended objective at ``x_adv`` (``-loss`` when targeted).
     """
 
@@ -100,25 +101,63 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
+def check_flag(name: str, value: Any) -> bool:
+    """A real bool (``targeted="no"`` would otherwise be truthy)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def check_count(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be a Python int >= {minimum}, got {type(value).__name__}")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise TypeError(
+            f"{name} must be a Python int >= {minimum}, got {type(value).__name__} {value!r}"
+        )
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
 
 
-def check_nonnegative(name: str, value: Any, *, strict: bool = False) -> None:
-    """Checks ``value >= 0`` (``> 0`` if strict) when it is concrete; traced values pass."""
+def _scalar(name: str, value: Any) -> np.ndarray | None:
+    """The concrete real scalar ``value`` as a numpy 0-d array; None when traced."""
+    if value is None or isinstance(value, str | bool | np.bool_):
+        raise TypeError(f"{name} must be a real scalar, got {type(value).__name__} {value!r}")
     arr = _concrete(value)
     if arr is None:
-        return
+        return None
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name} must be a real scalar, got dtype {arr.dtype}")
     if arr.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got shape {arr.shape}")
+    return arr
+
+
+def check_nonnegative(name: str, value: Any, *, strict: bool = False) -> None:
+    """Checks ``value >= 0`` (``> 0`` if strict) and finite when concrete; traced values pass."""
+    arr = _scalar(name, value)
+    if arr is None:
+        return
     bad = not np.isfinite(arr) or (arr <= 0 if strict else arr < 0)
     if bad:
         expected = "> 0" if strict else ">= 0"
         raise ValueError(f"{name} must be finite and {expected}, got {arr.item()}")
+
+
+def check_unit_interval(name: str, value: Any) -> None:
+    """Checks ``0 <= value <= 1`` when concrete (NaN refused); traced values pass."""
+    arr = _scalar(name, value)
+    if arr is not None and not 0.0 <= float(arr) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {arr.item()}")
+
+
+def check_array(name: str, value: Any) -> jax.Array:
+    """``jnp.asarray(value)``, refusing None and non-numeric objects by name."""
+    if value is None:
+        raise TypeError(f"{name} must be an array, got None")
+    try:
+        return jnp.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}") from err
 
 
 def check_inputs(
@@ -132,19 +171,26 @@ def check_inputs(
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Validates ``x``, ``y`` and ``bounds``; returns them as arrays ``(x, y, lo, hi)``.
 
-    Shapes and dtypes are always checked; values (label range, inputs inside the box) only when
-    they are concrete, i.e. not traced by an enclosing ``jit``.
+    Shapes and dtypes are always checked (``None``, an empty batch and zero classes are refused by
+    name); values (label range, finite inputs inside the box) only when they are concrete, i.e.
+    not traced by an enclosing ``jit``.
     """
-    x = jnp.asarray(x)
-    y = jnp.asarray(y)
+    if not callable(logits_fn):
+        raise TypeError(f"logits_fn must be callable (x -> logits), got {type(logits_fn)}")
+    x = check_array("x", x)
+    y = check_array("y", y)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"x must be a floating array, got dtype {x.dtype}")
     if not jnp.issubdtype(y.dtype, jnp.integer):
         raise TypeError(f"y must hold integer labels, got dtype {y.dtype}")
     if x.ndim < 1 or y.ndim != 1 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x must be [batch, ...] and y [batch]; got x {x.shape} and y {y.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one example, got an empty batch of shape {x.shape}")
     if not (isinstance(bounds, tuple | list) and len(bounds) == 2):
         raise TypeError(f"bounds must be a pair (low, high), got {bounds!r}")
+    _scalar("bounds[0]", bounds[0])
+    _scalar("bounds[1]", bounds[1])
     lo = jnp.asarray(bounds[0], x.dtype)
     hi = jnp.asarray(bounds[1], x.dtype)
     if lo.ndim or hi.ndim:
@@ -154,6 +200,8 @@ def check_inputs(
         got = getattr(out, "shape", type(out))
         raise ValueError(f"logits_fn must map x {x.shape} to logits [batch, classes], got {got}")
     num_classes = out.shape[1]
+    if num_classes == 0:
+        raise ValueError(f"logits_fn returned zero classes: logits of shape {out.shape}")
     need = 4 if (loss == "dlr" and targeted) else 3 if loss == "dlr" else 2
     if num_classes < need:
         kind = "targeted dlr" if targeted else loss
@@ -166,6 +214,9 @@ def check_inputs(
         raise ValueError(
             f"labels must be in [0, {num_classes}); y[{bad}] = {int(y_c[bad])} is out of range"
         )
+    if x_c is not None and x_c.size and not np.all(np.isfinite(x_c)):
+        count = int(np.sum(~np.isfinite(x_c)))
+        raise ValueError(f"x must be finite, got {count} NaN/inf values")
     if x_c is not None and lo_c is not None and hi_c is not None and x_c.size:
         if not np.all((x_c >= lo_c) & (x_c <= hi_c)):
             raise ValueError(
@@ -179,6 +230,18 @@ def check_common(norm: str, loss: str, eps: Any) -> None:
     check_choice("norm", norm, NORMS)
     check_choice("loss", loss, LOSSES)
     check_nonnegative("eps", eps)
+
+
+def check_bounds(bounds: Any) -> tuple[float, float]:
+    """``bounds`` as a concrete pair of floats ``low < high`` (infinities allowed)."""
+    if not (isinstance(bounds, tuple | list) and len(bounds) == 2):
+        raise TypeError(f"bounds must be a pair (low, high), got {bounds!r}")
+    lo, hi = (_scalar(f"bounds[{i}]", b) for i, b in enumerate(bounds))
+    if lo is None or hi is None:
+        raise TypeError(f"bounds must be concrete numbers here, got {bounds!r}")
+    if not float(lo) < float(hi):
+        raise ValueError(f"bounds must satisfy low < high, got {tuple(bounds)}")
+    return float(lo), float(hi)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -227,8 +290,14 @@ def random_point(key: jax.Array, x: jax.Array, eps: jax.Array, norm: str) -> jax
 
 
 def predicted_success(logits: jax.Array, y: jax.Array, targeted: bool) -> jax.Array:
+    """Whether the prediction is wrong (untargeted) or the target; never for non-finite logits.
+
+    ``argmax`` of a NaN row is the NaN's index, so without the finiteness test a model that
+    returns NaN would read as broken (or as hitting the target).
+    """
     pred = jnp.argmax(logits, axis=-1)
-    return pred == y if targeted else pred != y
+    hit = pred == y if targeted else pred != y
+    return hit & jnp.all(jnp.isfinite(logits), axis=-1)
 
 
 class Tracker(NamedTuple):

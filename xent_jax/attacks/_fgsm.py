@@ -49,14 +49,15 @@ def fgsm(
         (an NNX module, ``functools.partial(linen_model.apply, params)``, a plain function).
       x: inputs ``[batch, ...]`` inside ``bounds``.
       y: integer labels ``[batch]`` (targets when ``targeted``).
-      eps: budget, a scalar ``>= 0``.
+      eps: budget, a finite scalar ``>= 0``.
       norm: ``"linf"`` or ``"l2"``.
       targeted: move toward ``y`` instead of away from it.
       bounds: ``(low, high)`` box the inputs live in.
       loss: ``"ce"``, ``"margin"`` or ``"dlr"`` (see :func:`xent_jax.attacks.attack_objective`).
 
     Returns:
-      Adversarial inputs, same shape and dtype as ``x``.
+      Adversarial inputs, same shape and dtype as ``x``. A NaN/inf gradient is not repaired: it
+      gives a NaN ``x_adv`` for that example, which :func:`evaluate` refuses loudly.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -68,9 +69,8 @@ def fgsm(
       Goodfellow, Shlens and Szegedy, "Explaining and harnessing adversarial examples", ICLR 2015.
     """
     C.check_common(norm, loss, eps)
+    targeted = C.check_flag("targeted", targeted)
     x, y, lo, hi = C.check_inputs(logits_fn, x, y, bounds, loss=loss, targeted=targeted)
     dynamic, static = C.partition_fn(logits_fn)
     eps = jnp.asarray(eps, x.dtype)
-    return _fgsm(
-        dynamic, x, y, eps, lo, hi, static=static, norm=norm, loss=loss, targeted=bool(targeted)
-    )
+    return _fgsm(dynamic, x, y, eps, lo, hi, static=static, norm=norm, loss=loss, targeted=targeted)

@@ -3,6 +3,8 @@
 Every function maps logits ``[batch, classes]`` and integer labels ``[batch]`` to a loss ``[batch]``
 that grows as the model gets *more wrong* about ``labels``. An untargeted attack ascends
 ``loss(logits, y)``; a targeted attack ascends ``-loss(logits, t)`` (see :func:`attack_objective`).
+NaN or inf logits propagate to the loss (never a finite value). Shapes and dtypes are checked on
+every call; label ranges when the labels are concrete (an eager call), not under ``jit``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from xent_jax.losses import softmax_cross_entropy_with_integer_labels
@@ -28,6 +31,40 @@ LOSSES = ("ce", "margin", "dlr")
 _TINY = 1e-12
 
 
+def _check(
+    logits: ArrayLike, labels: ArrayLike, *, min_classes: int, what: str
+) -> tuple[jax.Array, jax.Array]:
+    """Static checks: logits ``[batch, classes >= min_classes]``, integer labels ``[batch]``."""
+    for name, value in (("logits", logits), ("labels", labels)):
+        if value is None:
+            raise TypeError(f"{what}: {name} must be an array, got None")
+    logits, labels = jnp.asarray(logits), jnp.asarray(labels)
+    if not jnp.issubdtype(logits.dtype, jnp.floating):
+        raise TypeError(f"{what}: logits must be floating, got dtype {logits.dtype}")
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise TypeError(f"{what}: labels must be integers, got dtype {labels.dtype}")
+    if logits.ndim != 2 or labels.shape != logits.shape[:1]:
+        raise ValueError(
+            f"{what}: expected logits [batch, classes] and labels [batch], got logits "
+            f"{logits.shape} and labels {labels.shape}"
+        )
+    if logits.shape[1] < min_classes:
+        raise ValueError(
+            f"{what} needs logits with >= {min_classes} classes, got shape {logits.shape}"
+        )
+    if not isinstance(labels, jax.core.Tracer) and labels.size:
+        # Known now (eager call): refuse labels the gather would silently clamp. Under jit the
+        # check is skipped (the attacks check their labels before compiling).
+        lab = np.asarray(labels)
+        bad = np.flatnonzero((lab < 0) | (lab >= logits.shape[1]))
+        if bad.size:
+            raise ValueError(
+                f"{what}: labels must be in [0, {logits.shape[1]}); labels[{bad[0]}] = "
+                f"{int(lab[bad[0]])} is out of range"
+            )
+    return logits, labels
+
+
 def _true_and_best_other(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Returns ``z[y]`` and ``max_{j != y} z[j]``, both ``[batch]``."""
     num_classes = logits.shape[-1]
@@ -41,7 +78,7 @@ def ce_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     """Softmax cross-entropy ``logsumexp(z) - z[y]`` per example.
 
     Args:
-      logits: ``[batch, classes]``.
+      logits: ``[batch, classes]`` with ``classes >= 1``.
       labels: integer ``[batch]``.
 
     Returns:
@@ -52,14 +89,15 @@ def ce_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       >>> ce_loss(jnp.array([[0.0, 0.0]]), jnp.array([1]))  # log 2
       Array([0.6931472], dtype=float32)
     """
-    return softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), jnp.asarray(labels))
+    logits, labels = _check(logits, labels, min_classes=1, what="ce loss")
+    return softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
 def margin_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     """Logit margin ``max_{j != y} z_j - z_y`` (Carlini and Wagner): positive iff misclassified.
 
     Args:
-      logits: ``[batch, classes]``.
+      logits: ``[batch, classes]`` with ``classes >= 2``.
       labels: integer ``[batch]``.
 
     Returns:
@@ -70,7 +108,8 @@ def margin_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       >>> margin_loss(jnp.array([[3.0, 1.0, 0.0]]), jnp.array([0]))
       Array([-2.], dtype=float32)
     """
-    z_true, z_other = _true_and_best_other(jnp.asarray(logits), jnp.asarray(labels))
+    logits, labels = _check(logits, labels, min_classes=2, what="margin loss")
+    z_true, z_other = _true_and_best_other(logits, labels)
     return z_other - z_true
 
 
@@ -97,10 +136,8 @@ def dlr_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       Croce and Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
       parameter-free attacks", ICML 2020.
     """
-    logits = jnp.asarray(logits)
-    if logits.shape[-1] < 3:
-        raise ValueError(f"dlr loss needs logits with >= 3 classes, got shape {logits.shape}")
-    z_true, z_other = _true_and_best_other(logits, jnp.asarray(labels))
+    logits, labels = _check(logits, labels, min_classes=3, what="dlr loss")
+    z_true, z_other = _true_and_best_other(logits, labels)
     top = jax.lax.top_k(logits, 3)[0]
     return (z_other - z_true) / (top[..., 0] - top[..., 2] + _TINY)
 
@@ -125,12 +162,8 @@ def targeted_dlr_loss(logits: ArrayLike, targets: ArrayLike) -> jax.Array:
       >>> targeted_dlr_loss(jnp.array([[4.0, 2.0, 1.0, 0.0]]), jnp.array([1]))
       Array([0.5714286], dtype=float32)
     """
-    logits = jnp.asarray(logits)
-    if logits.shape[-1] < 4:
-        raise ValueError(
-            f"targeted dlr loss needs logits with >= 4 classes, got shape {logits.shape}"
-        )
-    z_target, z_other = _true_and_best_other(logits, jnp.asarray(targets))
+    logits, targets = _check(logits, targets, min_classes=4, what="targeted dlr loss")
+    z_target, z_other = _true_and_best_other(logits, targets)
     top = jax.lax.top_k(logits, 4)[0]
     return (z_other - z_target) / (top[..., 0] - 0.5 * (top[..., 2] + top[..., 3]) + _TINY)
 

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from xent_jax._keys import as_key
 from xent_jax.attacks import _common as C
 from xent_jax.attacks._objectives import attack_objective
 
@@ -140,19 +141,26 @@ def pgd(
         function is compiled in as a constant, cached by identity.
       x: inputs ``[batch, ...]`` inside ``bounds``.
       y: integer labels ``[batch]``; the target classes when ``targeted``.
-      eps: budget, a scalar ``>= 0``.
-      steps: gradient steps per restart, ``>= 1``.
-      step_size: per-step move; default ``2.5 * eps / steps``.
+      eps: budget, a finite scalar ``>= 0``.
+      steps: gradient steps per restart, a Python int ``>= 1``.
+      step_size: per-step move, a finite scalar ``>= 0``; default ``2.5 * eps / steps``.
       norm: ``"linf"`` or ``"l2"``.
       targeted: descend the loss toward the target labels ``y``.
       random_start: start each restart from a uniform point of the ball.
-      restarts: independent starts, ``>= 1`` (more than 1 needs ``random_start``).
+      restarts: independent starts, a Python int ``>= 1`` (more than 1 needs ``random_start``).
       loss: ``"ce"``, ``"margin"`` or ``"dlr"``.
       bounds: ``(low, high)`` box of valid inputs.
-      key: PRNG key; same key, same result.
+      key: PRNG key (``jax.random.key(seed)``, a raw key, or an int seed meaning
+        ``jax.random.key(seed)``; ``None`` is refused). Same key, same result.
 
     Returns:
-      :class:`AttackResult` ``(x_adv [batch, ...], success bool [batch], loss [batch])``.
+      :class:`AttackResult` ``(x_adv [batch, ...], success bool [batch], loss [batch])``. An
+      example whose logits at ``x_adv`` are not all finite is never a success.
+
+    Raises:
+      ValueError / TypeError: naming the argument, for a bad ``norm``, ``loss``, a negative or
+        non-finite ``eps`` / ``step_size``, non-int or < 1 ``steps`` / ``restarts``, a ``None``
+        or empty ``x``, labels out of range, inputs outside ``bounds`` or a ``None`` key.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -161,6 +169,11 @@ def pgd(
       ...         key=jax.random.key(0))
       >>> bool(r.success[0])
       True
+      >>> r2 = pgd(lambda x: x @ w, jnp.array([[0.6, 0.4]]), jnp.array([0]), eps=0.2, steps=5,
+      ...          key=7)  # an int seed means jax.random.key(7)
+      >>> bool(jnp.all(r2.x_adv == pgd(lambda x: x @ w, jnp.array([[0.6, 0.4]]),
+      ...     jnp.array([0]), eps=0.2, steps=5, key=jax.random.key(7)).x_adv))
+      True
 
     References:
       Madry et al., "Towards deep learning models resistant to adversarial attacks", ICLR 2018.
@@ -168,6 +181,9 @@ def pgd(
     C.check_common(norm, loss, eps)
     steps = C.check_count("steps", steps)
     restarts = C.check_count("restarts", restarts)
+    targeted = C.check_flag("targeted", targeted)
+    random_start = C.check_flag("random_start", random_start)
+    key = as_key(key, "key")
     if restarts > 1 and not random_start:
         raise ValueError(f"restarts={restarts} needs random_start=True (restarts would repeat)")
     x, y, lo, hi = C.check_inputs(logits_fn, x, y, bounds, loss=loss, targeted=targeted)
@@ -189,8 +205,8 @@ def pgd(
         static=static,
         norm=norm,
         loss=loss,
-        targeted=bool(targeted),
+        targeted=targeted,
         steps=steps,
         restarts=restarts,
-        random_start=bool(random_start),
+        random_start=random_start,
     )

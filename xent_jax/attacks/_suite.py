@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from xent_jax._keys import as_key
 from xent_jax.attacks import _common as C
 from xent_jax.attacks._apgd import apgd
 from xent_jax.attacks._evaluate import evaluate
@@ -35,8 +36,9 @@ def attack_suite(
 
     Args:
       norm: ``"linf"`` or ``"l2"``.
-      key: PRNG key (each attack gets its own fold).
-      pgd_steps: steps of the plain PGD attack.
+      key: PRNG key (each attack gets its own fold); a typed key, a raw key or an int seed
+        meaning ``jax.random.key(seed)``; ``None`` is refused.
+      pgd_steps: steps of the plain PGD attack (a Python int ``>= 1``, as are the next three).
       strong_steps: steps of the PGD attack with restarts.
       restarts: its restarts.
       apgd_steps: iterations of both APGD attacks.
@@ -51,6 +53,13 @@ def attack_suite(
       ['FGSM', 'PGD-10', 'PGD-100 x5', 'APGD-CE', 'APGD-DLR']
     """
     C.check_choice("norm", norm, C.NORMS)
+    key = as_key(key, "key")
+    pgd_steps = C.check_count("pgd_steps", pgd_steps)
+    strong_steps = C.check_count("strong_steps", strong_steps)
+    restarts = C.check_count("restarts", restarts)
+    apgd_steps = C.check_count("apgd_steps", apgd_steps)
+    if isinstance(kinds, str) or not isinstance(kinds, Sequence) or not kinds:
+        raise ValueError(f"kinds must be a non-empty sequence of names from {KINDS}, got {kinds!r}")
     for kind in kinds:
         C.check_choice("kinds", kind, KINDS)
     keys = [jax.random.fold_in(key, i) for i in range(4)]
@@ -85,18 +94,26 @@ def robustness_curves(
     epsilons: Sequence[float],
     batch_size: int = 500,
     progress: bool = False,
+    norm: str | None = None,
+    bounds: tuple[float, float] | None = None,
+    tolerance: float = 1e-5,
 ) -> dict[str, list[float]]:
     """Robust accuracy per attack and budget, plus the per-example worst case over the attacks.
 
-    Runs :func:`evaluate` (all budgets in one compiled call) on batches of ``x``.
+    Runs :func:`evaluate` (all budgets in one compiled call) on batches of ``x``, so every attack
+    point is checked to lie in its ball and box, and non-finite logits raise a ``ValueError``.
 
     Args:
       logits_fn: ``x -> logits`` in evaluation mode.
-      x: inputs ``[N, ...]``; y: integer labels ``[N]``.
-      attacks: ``{name: attack}`` as made by :func:`attack_suite`.
+      x: inputs ``[N, ...]`` with ``N >= 1``; y: integer labels ``[N]``.
+      attacks: a non-empty ``{name: attack}`` as made by :func:`attack_suite`.
       epsilons: budgets.
-      batch_size: examples per call (the call holds ``len(epsilons) * batch_size`` inputs).
+      batch_size: examples per call, a Python int ``>= 1`` (the call holds
+        ``len(epsilons) * batch_size`` inputs).
       progress: show a tqdm bar over attacks and batches.
+      norm: passed to :func:`evaluate` (default: each attack's own ``norm``).
+      bounds: passed to :func:`evaluate` (default: each attack's own ``bounds``).
+      tolerance: passed to :func:`evaluate`.
 
     Returns:
       ``{name: [robust accuracy per budget]}`` with an extra ``"worst case"`` entry: an example
@@ -109,9 +126,14 @@ def robustness_curves(
       ...                   {"FGSM": fgsm}, epsilons=[0.0, 0.2])
       {'FGSM': [1.0, 0.0], 'worst case': [1.0, 0.0]}
     """
-    x, y = np.asarray(x), np.asarray(y)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    x, y = np.asarray(C.check_array("x", x)), np.asarray(C.check_array("y", y))
+    batch_size = C.check_count("batch_size", batch_size)
+    if not isinstance(attacks, Mapping) or not attacks:
+        raise ValueError(f"attacks must be a non-empty mapping {{name: attack}}, got {attacks!r}")
+    if x.ndim < 1 or y.ndim != 1 or len(x) != len(y):
+        raise ValueError(f"x must be [N, ...] and y [N]; got x {x.shape} and y {y.shape}")
+    if len(y) == 0:
+        raise ValueError(f"x must hold at least one example, got shape {x.shape}")
     n = len(y)
     starts = range(0, n, batch_size)
     bar = None
@@ -124,7 +146,14 @@ def robustness_curves(
         parts = []
         for s in starts:
             ev = evaluate(
-                logits_fn, x[s : s + batch_size], y[s : s + batch_size], attack, epsilons=epsilons
+                logits_fn,
+                x[s : s + batch_size],
+                y[s : s + batch_size],
+                attack,
+                epsilons=epsilons,
+                norm=norm,
+                bounds=bounds,
+                tolerance=tolerance,
             )
             parts.append(np.asarray(ev.success))
             if bar is not None:
