@@ -2,9 +2,20 @@
 
 * metrics (``_metrics.py``): :func:`accuracy`, :func:`roc_auc`, :func:`average_precision`,
   :func:`expected_calibration_error`, :func:`reliability_bins`; intervals :func:`mean_interval`
-  (Student-t over seeds) and :func:`bootstrap_interval` (percentile bootstrap over examples).
+  (Student-t over seeds, :func:`t_quantile`) and :func:`bootstrap_interval` (percentile
+  bootstrap over examples), both returning an :class:`Interval`.
+* the one standardisation (``_standardize.py``): :func:`standardize`.
+* the one linear probe (``_probe.py``): :func:`fit_linear_head` (softmax or multi-label sigmoid,
+  L-BFGS), :func:`predict_head`, :func:`linear_probe` (standardise, fit, score).
+* few-shot (``_fewshot.py``): :func:`fewshot_indices` (labels-per-class draws),
+  :func:`fewshot_probe` (a probe over draws, with its interval).
+* multi-label (``_multilabel.py``): :func:`class_sets`, :func:`sigmoid_sets`,
+  :func:`set_metrics`, :func:`softmax_metrics`, :func:`f1_per_column`.
+* regression (``_regression.py``): :func:`ridge_fit`, :class:`RidgeModel`, :func:`ridge_cv`,
+  :func:`group_folds`, :func:`r2_score`.
 """
 
+from xent_jax.eval._fewshot import FewshotResult, fewshot_indices, fewshot_probe
 from xent_jax.eval._metrics import (
     Interval,
     ReliabilityBins,
@@ -17,16 +28,43 @@ from xent_jax.eval._metrics import (
     roc_auc,
     t_quantile,
 )
+from xent_jax.eval._multilabel import (
+    class_sets,
+    f1_per_column,
+    set_metrics,
+    sigmoid_sets,
+    softmax_metrics,
+)
+from xent_jax.eval._probe import fit_linear_head, linear_probe, predict_head
+from xent_jax.eval._regression import RidgeModel, group_folds, r2_score, ridge_cv, ridge_fit
+from xent_jax.eval._standardize import standardize
 
 __all__ = [
+    "FewshotResult",
     "Interval",
     "ReliabilityBins",
+    "RidgeModel",
     "accuracy",
     "average_precision",
     "bootstrap_interval",
+    "class_sets",
     "expected_calibration_error",
+    "f1_per_column",
+    "fewshot_indices",
+    "fewshot_probe",
+    "fit_linear_head",
+    "group_folds",
+    "linear_probe",
     "mean_interval",
+    "predict_head",
+    "r2_score",
     "reliability_bins",
+    "ridge_cv",
+    "ridge_fit",
     "roc_auc",
+    "set_metrics",
+    "sigmoid_sets",
+    "softmax_metrics",
+    "standardize",
     "t_quantile",
 ]
