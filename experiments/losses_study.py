@@ -26,10 +26,11 @@ def run(run):
     from xent_jax.data import load_digits, train_test_split
     from xent_jax.losses import (
         cross_entropy,
+        information_identity_error,
         reduce_loss,
         softmax_cross_entropy_with_integer_labels,
+        softmax_regression_gradient,
     )
-    from xent_jax.losses.diagnostics import information_identity_error, softmax_regression_gradient
     from xent_jax.train import read_metrics
 
     cfg = run.config

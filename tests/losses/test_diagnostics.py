@@ -5,8 +5,12 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from xent_jax.losses import reduce_loss, softmax_cross_entropy_with_integer_labels
-from xent_jax.losses.diagnostics import information_identity_error, softmax_regression_gradient
+from xent_jax.losses import (
+    information_identity_error,
+    reduce_loss,
+    softmax_cross_entropy_with_integer_labels,
+    softmax_regression_gradient,
+)
 
 
 def test_gradient_matches_autodiff_and_numpy():

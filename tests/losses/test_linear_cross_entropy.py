@@ -297,7 +297,10 @@ def test_checked_raises_with_the_offending_index():
     y = jnp.array([0, 1, 12, 3])
     with pytest.raises(checkify.JaxRuntimeError, match=r"labels\[\[?2\]?\] = 12"):
         checked(lambda x: fused(x, w, y, chunk_size=4))(x)
-    err, _ = jax.jit(checkify.checkify(lambda x: fused(x, w, y), errors=checkify.user_checks))(x)
+    # Raw checkify sees the checks only in checked mode (off by default, so plain jit is free).
+    with checked():
+        f = jax.jit(checkify.checkify(lambda x: fused(x, w, y), errors=checkify.user_checks))
+        err, _ = f(x)
     with pytest.raises(checkify.JaxRuntimeError, match="out of range"):
         err.throw()
     ok = checked(lambda x: fused(x, w, jnp.array([0, 1, -5, 9]), ignore_index=-5))(x)
@@ -333,7 +336,7 @@ X, W, Y = jnp.zeros((3, 4)), jnp.zeros((10, 4)), jnp.zeros((3,), jnp.int32)
         ((X, W, Y), {"class_weights": -jnp.ones(10)}, ValueError, "non-negative"),
         ((X, W, Y), {"where": jnp.ones(3)}, TypeError, "where must be a boolean mask"),
         ((X, W, Y), {"where": jnp.ones((3, 10), bool)}, ValueError, "where must have the shape"),
-        ((X, W, Y), {"label_smoothing": 1.0}, ValueError, r"label_smoothing must be in \[0, 1\)"),
+        ((X, W, Y), {"label_smoothing": 1.5}, ValueError, r"label_smoothing must be in \[0, 1\]"),
         ((X, W, Y), {"logit_soft_cap": 0.0}, ValueError, "logit_soft_cap must be positive"),
         ((X, W, Y), {"z_loss_weight": -1.0}, ValueError, "z_loss_weight must be non-negative"),
         ((X, W, Y), {"ignore_index": 1.5}, TypeError, "ignore_index must be an int"),

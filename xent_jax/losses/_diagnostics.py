@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from xent_jax.losses._checks import as_float_array, check_integer
-from xent_jax.losses.information import cross_entropy, entropy, relative_entropy
+from xent_jax.losses._information import cross_entropy, entropy, relative_entropy
 
 __all__ = ["information_identity_error", "softmax_regression_gradient"]
 
@@ -26,7 +26,7 @@ def information_identity_error(p: jax.typing.ArrayLike, q: jax.typing.ArrayLike)
 
     Examples:
       >>> import jax.numpy as jnp
-      >>> from xent_jax.losses.diagnostics import information_identity_error
+      >>> from xent_jax.losses import information_identity_error
       >>> bool(information_identity_error(jnp.array([0.2, 0.8]), jnp.array([0.5, 0.5])) < 1e-6)
       True
     """
@@ -57,7 +57,7 @@ def softmax_regression_gradient(
 
     Examples:
       >>> import jax.numpy as jnp
-      >>> from xent_jax.losses.diagnostics import softmax_regression_gradient
+      >>> from xent_jax.losses import softmax_regression_gradient
       >>> gw, gb = softmax_regression_gradient(jnp.zeros((2, 3)), jnp.zeros(3), jnp.ones((4, 2)),
       ...                                      jnp.array([0, 1, 2, 0]))
       >>> gw.shape, gb.shape

@@ -416,7 +416,7 @@ def linear_softmax_cross_entropy_with_integer_labels(
       bias: optional ``[V]`` logit bias.
       chunk_size: vocabulary chunk; ``V`` need not be a multiple of it.
       w_layout: ``"vd"`` or ``"dv"``, the layout of ``w``.
-      label_smoothing: ``eps`` in ``[0, 1)``; targets are ``(1 - eps) * onehot + eps / V``
+      label_smoothing: ``eps`` in ``[0, 1]``; targets are ``(1 - eps) * onehot + eps / V``
         (may be traced).
       class_weights: optional ``[V]`` non-negative weight per class (PyTorch's ``weight``: the
         label term carries the label's weight, each smoothing term its class's weight);

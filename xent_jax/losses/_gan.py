@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from xent_jax.losses.sigmoid import sigmoid_binary_cross_entropy
+from xent_jax.losses._sigmoid import sigmoid_binary_cross_entropy
 
 __all__ = ["gan_discriminator_loss", "gan_generator_loss"]
 
