@@ -251,7 +251,7 @@ def value_check(pred: jax.Array, message: str, **fmt: Any) -> None:
 
 def _first_index(bad: jax.Array) -> tuple[jax.Array, jax.Array]:
     flat = jnp.argmax(bad.reshape(-1))
-    index = jnp.stack(jnp.unravel_index(flat, bad.shape)) if bad.ndim else flat
+    index = jnp.stack(jnp.unravel_index(flat, bad.shape)) if bad.ndim > 1 else flat
     return flat, index
 
 
@@ -288,25 +288,33 @@ def check_in_range(
 
 
 def check_finite(
-    x: jax.Array, name: str, *, where: jax.Array | None = None, allow_neg_inf: bool = False
+    x: jax.Array,
+    name: str,
+    *,
+    where: jax.Array | None = None,
+    allow_neg_inf: bool = False,
+    allow_inf: bool = False,
 ) -> None:
     """Checked mode: raises naming ``name`` and the first index of a NaN or infinite entry.
 
-    ``allow_neg_inf`` admits ``-inf`` (the "class does not exist" convention of logits); entries
-    with ``where == False`` are not checked.
+    ``allow_neg_inf`` admits ``-inf`` (the "class does not exist" convention of logits),
+    ``allow_inf`` both infinities (only NaN is refused); entries with ``where == False`` are not
+    checked.
     """
     if not checks_enabled() or np.size(x) == 0:
         return
     x = jnp.asarray(x)
     if jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == jnp.bool_:
         return
-    bad = jnp.isnan(x) | (x == jnp.inf)
-    if not allow_neg_inf:
+    bad = jnp.isnan(x)
+    if not allow_inf:
+        bad = bad | (x == jnp.inf)
+    if not (allow_inf or allow_neg_inf):
         bad = bad | (x == -jnp.inf)
     if where is not None:
         bad = bad & where
     flat, index = _first_index(bad)
-    allowed = "finite or -inf" if allow_neg_inf else "finite"
+    allowed = "non-NaN" if allow_inf else ("finite or -inf" if allow_neg_inf else "finite")
     checkify.debug_check(
         ~jnp.any(bad),
         f"non-finite input: {name}[{{index}}] = {{value}}, expected {allowed} values",
@@ -431,7 +439,7 @@ def checked(fn: Callable[..., Any] | None = None) -> Any:
       ...     safe_ce(jnp.zeros((2, 3)), jnp.array([0, 3]))
       ... except checkify.JaxRuntimeError as e:
       ...     print(str(e).splitlines()[0])
-      labels out of range: labels[1] = 3, expected a class index in [0, 3)
+      labels out of range: labels[1] = 3, expected a class index in [0, 3) (`check` failed)
       >>> f = jax.jit(checkify.checkify(softmax_cross_entropy_with_integer_labels,
       ...                               errors=checkify.user_checks))
       >>> with checked():

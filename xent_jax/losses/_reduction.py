@@ -3,7 +3,8 @@
 The losses never reduce; :func:`reduce_loss` does, in one named place. Its ``"mean"`` divides the
 summed losses by the summed *weights of the counted examples* (PyTorch's weighted mean for
 ``F.cross_entropy(weight=..., ignore_index=...)``), or by the number of counted examples when no
-weights are given, and returns 0, not NaN, when nothing is counted.
+weights are given, and returns 0, not NaN, when nothing is counted. A counted NaN or inf loss (or
+weight) propagates (NaN in, NaN out); only entries with ``where == False`` are dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from xent_jax.losses._checks import (
     as_float_array,
     check_class_weights,
     check_integer,
+    check_nonnegative,
     check_same_shape,
 )
 
@@ -47,7 +49,8 @@ def reduce_loss(
     Args:
       losses: per-example losses ``[...]``.
       reduction: ``"mean"``, ``"sum"`` or ``"none"`` (masked losses, shape kept).
-      weights: optional non-negative weights, same shape as ``losses``.
+      weights: optional non-negative weights, same shape as ``losses`` (negative or NaN weights
+        raise ``ValueError`` when concrete and fail the check in checked mode when traced).
       where: optional boolean mask, same shape; False examples are not counted (their loss, even
         NaN, is replaced by 0).
 
@@ -82,12 +85,14 @@ def reduce_loss(
     else:
         weights = as_float_array(weights, "weights")
         check_same_shape(losses, weights, ("losses", "weights"))
+        check_nonnegative(weights, "weights")
         weights = weights.astype(losses.dtype)
         if where is not None:
             weights = jnp.where(where, weights, 0.0)
         denominator = jnp.sum(weights)
-    positive = denominator > 0
-    return jnp.where(positive, total / jnp.where(positive, denominator, 1.0), 0.0)
+    # Only a denominator of exactly 0 (nothing counted) gives 0; a NaN total or weight stays NaN.
+    empty = denominator == 0
+    return jnp.where(empty, 0.0, total / jnp.where(empty, 1.0, denominator))
 
 
 def target_weights(

@@ -127,6 +127,7 @@ def _soft_stats(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     return shifted, jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True)
 
 
+@jax.jit
 def _soft_value(z: jax.Array, t: jax.Array) -> jax.Array:
     """Fast path (optax's arithmetic, one fused pass) unless a loss is NaN or inf, then exact.
 
@@ -157,17 +158,26 @@ def _soft_ce_jvp(primals, tangents):
     z, t = primals
     dz, dt = tangents
     out = _soft_value(z, t)
+    dz = None if type(dz) is SymbolicZero else dz
+    dt = None if type(dt) is SymbolicZero else dt
+    if dz is None and dt is None:
+        return out, jnp.zeros_like(out)
+    return out, _soft_tangent(z, t, dz, dt)
+
+
+@jax.jit
+def _soft_tangent(z, t, dz, dt):
     shifted, total = _soft_stats(z)
     nonempty = jnp.sign(total)  # 0 on an empty row, 1 otherwise (NaN stays NaN)
     safe_total = jnp.maximum(total, 1.0)  # a non-empty row has total >= 1
-    tangent = jnp.zeros_like(out)
-    if type(dz) is not SymbolicZero:
+    tangent = 0.0
+    if dz is not None:
         coef = (jnp.sum(t, axis=-1, keepdims=True) / safe_total) * jnp.exp(shifted) - t * nonempty
         tangent = tangent + jnp.sum(dz * coef, axis=-1)
-    if type(dt) is not SymbolicZero:
+    if dt is not None:
         nlp = jnp.minimum(jnp.log(safe_total) - shifted, _fmax(z.dtype)) * nonempty
         tangent = tangent + jnp.sum(dt * nlp, axis=-1)
-    return out, tangent
+    return tangent
 
 
 def _poly_term(z: jax.Array, t: jax.Array) -> jax.Array:
