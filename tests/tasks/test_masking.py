@@ -1,13 +1,15 @@
-"""BERT/ESM masking: rates (statistically), padding and specials untouched, loss reference."""
+"""BERT/ESM masking: rates (statistically), padding and specials untouched; the per-token loss."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import jax.test_util
 import numpy as np
 import pytest
 
 from xent_jax import bio
+from xent_jax.losses import reduce_loss
 from xent_jax.tasks.masking import mask_all_selected, mask_tokens, masked_lm_loss, residue_mask
 
 
@@ -120,29 +122,66 @@ def test_float_tokens_raise():
         mask_tokens(jax.random.key(0), jnp.ones((2, 5)))
 
 
-@pytest.mark.parametrize("variant", [jax.jit], ids=["jit"])
-def test_masked_lm_loss_matches_numpy(variant):
+def _numpy_nll(logits, targets):
+    z = np.asarray(logits, np.float64)
+    lse = np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1)) + z.max(-1)
+    return lse - np.take_along_axis(z, targets[..., None], -1)[..., 0], lse
+
+
+def test_masked_lm_loss_is_per_token_and_matches_numpy(variant):
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(3, 7, bio.VOCAB_SIZE)).astype(np.float32)
     targets = rng.integers(0, bio.VOCAB_SIZE, size=(3, 7)).astype(np.int32)
     mask = rng.random((3, 7)) < 0.4
-    loss, count = variant(masked_lm_loss)(logits, targets, mask)
-    z = logits.astype(np.float64)
-    lse = np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1)) + z.max(-1)
-    nll = lse - np.take_along_axis(z, targets[..., None], -1)[..., 0]
-    np.testing.assert_allclose(float(loss), nll[mask].mean(), rtol=1e-5, atol=1e-5)
-    assert int(count) == mask.sum()
-    # gradient: (softmax - onehot) / count at masked positions, zero elsewhere
-    g = jax.jit(jax.grad(lambda x: masked_lm_loss(x, targets, mask)[0]))(jnp.asarray(logits))
-    p = np.exp(z - lse[..., None])
+    losses = variant(masked_lm_loss)(logits, targets, mask)
+    nll, _ = _numpy_nll(logits, targets)
+    assert losses.shape == (3, 7)
+    np.testing.assert_allclose(np.asarray(losses), np.where(mask, nll, 0.0), atol=1e-5)
+    # the caller reduces: reduce_loss(where=mask) is the mean over the masked tokens
+    mean = variant(lambda x: reduce_loss(masked_lm_loss(x, targets, mask), where=mask))(logits)
+    np.testing.assert_allclose(float(mean), nll[mask].mean(), rtol=1e-5, atol=1e-5)
+
+
+def test_masked_lm_loss_gradient_is_softmax_minus_onehot_at_masked_positions():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(2, 9, bio.VOCAB_SIZE)).astype(np.float32)
+    targets = rng.integers(0, bio.VOCAB_SIZE, size=(2, 9)).astype(np.int32)
+    mask = rng.random((2, 9)) < 0.5
+    fn = lambda x: reduce_loss(masked_lm_loss(x, targets, mask), where=mask)  # noqa: E731
+    g = jax.jit(jax.grad(fn))(jnp.asarray(logits))
+    _, lse = _numpy_nll(logits, targets)
+    p = np.exp(logits.astype(np.float64) - lse[..., None])
     expected = (p - np.eye(bio.VOCAB_SIZE)[targets]) * mask[..., None] / mask.sum()
     np.testing.assert_allclose(np.asarray(g), expected, atol=1e-6)
+    jax.test_util.check_grads(
+        lambda x: masked_lm_loss(x, targets, mask).sum(), (jnp.asarray(logits),), order=1,
+        modes=["rev"], atol=1e-2, rtol=1e-2,
+    )  # fmt: skip
 
 
-def test_masked_lm_loss_empty_mask_is_zero_and_shape_checked():
-    loss, count = jax.jit(masked_lm_loss)(
-        jnp.zeros((1, 3, 5)), jnp.zeros((1, 3), int), jnp.zeros((1, 3))
-    )
-    assert float(loss) == 0.0 and int(count) == 0
-    with pytest.raises(ValueError, match="loss_mask"):
-        masked_lm_loss(jnp.zeros((1, 3, 5)), jnp.zeros((1, 3), int), jnp.zeros((1, 4), bool))
+def test_masked_lm_loss_ignores_unscored_positions_and_propagates_nan():
+    logits = jnp.zeros((1, 3, 5))
+    targets = jnp.array([[1, 99, -100]])  # out-of-range targets where nothing is scored
+    mask = jnp.array([[True, False, False]])
+    losses = jax.jit(masked_lm_loss)(logits, targets, mask)
+    np.testing.assert_allclose(np.asarray(losses), [[np.log(5.0), 0.0, 0.0]], rtol=1e-6)
+    g = jax.grad(lambda x: masked_lm_loss(x, targets, mask).sum())(logits)
+    assert np.isfinite(np.asarray(g)).all() and not np.asarray(g)[0, 1:].any()
+    bad = logits.at[0, 0, 2].set(jnp.nan)
+    assert np.isnan(np.asarray(masked_lm_loss(bad, targets, mask))[0, 0])
+    # nothing masked: every loss 0, the reduced mean 0 (not NaN)
+    none = jnp.zeros((1, 3), bool)
+    assert float(reduce_loss(masked_lm_loss(logits, jnp.zeros((1, 3), int), none), where=none)) == 0
+
+
+@pytest.mark.parametrize(
+    "shape, name", [((1, 4), "loss_mask"), ((1, 3), "targets")], ids=["mask", "targets"]
+)
+def test_masked_lm_loss_shape_checked(shape, name):
+    logits, targets, mask = jnp.zeros((1, 3, 5)), jnp.zeros((1, 3), int), jnp.ones((1, 3), bool)
+    if name == "loss_mask":
+        mask = jnp.ones(shape, bool)
+    else:
+        targets = jnp.zeros((1, 2), int)
+    with pytest.raises(ValueError, match=name):
+        masked_lm_loss(logits, targets, mask)

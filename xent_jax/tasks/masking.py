@@ -145,37 +145,49 @@ def mask_all_selected(
     )
 
 
-def masked_lm_loss(
-    logits: ArrayLike, targets: ArrayLike, loss_mask: ArrayLike
-) -> tuple[jax.Array, jax.Array]:
-    """Mean cross-entropy over the masked positions, normalised by the number of masked tokens.
+def masked_lm_loss(logits: ArrayLike, targets: ArrayLike, loss_mask: ArrayLike) -> jax.Array:
+    r"""Per-token masked-LM cross-entropy: the loss at each selected position, 0 elsewhere.
 
-    .. math::  L = \\frac{1}{\\sum_i m_i} \\sum_i m_i \\left(\\operatorname{logsumexp}(z_i)
-       - z_{i, y_i}\\right)
+    .. math::  \ell_i = m_i \left(\operatorname{logsumexp}(z_i) - z_{i, y_i}\right)
+
+    Like every loss in :mod:`xent_jax.losses` it does not reduce: the mean over the masked tokens
+    (the usual MLM objective) is ``reduce_loss(losses, where=loss_mask)``
+    (:func:`xent_jax.losses.reduce_loss`; 0 when nothing is masked), a per-sequence sum is
+    ``losses.sum(-1)``. Positions outside ``loss_mask`` are exactly 0 with zero gradient, even
+    where their target is out of range; a NaN or inf logit at a selected position propagates.
 
     Args:
-      logits: ``[..., length, vocab]``.
+      logits: ``[..., length, vocab]``, floating.
       targets: int ``[..., length]`` (the original tokens).
       loss_mask: bool ``[..., length]``, True where the loss is scored.
 
     Returns:
-      ``(mean_loss, num_masked)``: scalars; the mean is 0 when nothing is masked.
+      float ``[..., length]``: the per-token losses.
+
+    Raises:
+      ValueError: if ``loss_mask`` or ``targets`` does not have the shape ``logits.shape[:-1]``.
 
     Examples:
       >>> import jax.numpy as jnp
-      >>> loss, n = masked_lm_loss(jnp.zeros((1, 3, 4)), jnp.array([[0, 1, 2]]),
-      ...                          jnp.array([[True, False, True]]))
-      >>> round(float(loss), 4), int(n)
-      (1.3863, 2)
+      >>> from xent_jax.losses import reduce_loss
+      >>> mask = jnp.array([[True, False, True]])
+      >>> losses = masked_lm_loss(jnp.zeros((1, 3, 4)), jnp.array([[0, 1, 2]]), mask)
+      >>> [round(float(v), 4) for v in losses[0]]
+      [1.3863, 0.0, 1.3863]
+      >>> round(float(reduce_loss(losses, where=mask)), 4)  # mean over the 2 masked tokens
+      1.3863
     """
     logits = jnp.asarray(logits)
-    loss_mask = jnp.asarray(loss_mask, dtype=bool)
-    if logits.shape[:-1] != loss_mask.shape:
-        raise ValueError(
-            f"loss_mask must have shape logits.shape[:-1]={logits.shape[:-1]}, "
-            f"got {loss_mask.shape}"
-        )
-    per_token = softmax_cross_entropy_with_integer_labels(logits, targets)
-    total = jnp.where(loss_mask, per_token, 0.0).sum()
-    count = loss_mask.sum()
-    return total / jnp.maximum(count, 1), count
+    targets = jnp.asarray(targets)
+    loss_mask = jnp.asarray(loss_mask)
+    if logits.ndim < 1:
+        raise ValueError(f"logits must be [..., length, vocab], got shape {logits.shape}")
+    for name, value in (("loss_mask", loss_mask), ("targets", targets)):
+        if value.shape != logits.shape[:-1]:
+            raise ValueError(
+                f"{name} must have shape logits.shape[:-1]={logits.shape[:-1]}, got {value.shape}"
+            )
+    loss_mask = loss_mask.astype(bool)
+    safe = jnp.where(loss_mask, targets, jnp.zeros_like(targets))  # no NaN from unscored labels
+    per_token = softmax_cross_entropy_with_integer_labels(logits, safe)
+    return jnp.where(loss_mask, per_token, jnp.zeros_like(per_token))
