@@ -11,6 +11,9 @@
   :func:`fewshot_probe` (a probe over draws, with its interval).
 * multi-label (``_multilabel.py``): :func:`class_sets`, :func:`sigmoid_sets`,
   :func:`set_metrics`, :func:`softmax_metrics`, :func:`f1_per_column`.
+* masked-LM perplexity (``_perplexity.py``): :func:`eval_batches`, :func:`masked_perplexity`
+  (honest, training-style or shuffled-context; per-example sums and a bootstrap interval in
+  :class:`MaskedPerplexity`), :func:`unigram_perplexity`, :func:`evaluate_heldout`.
 * regression (``_regression.py``): :func:`ridge_fit`, :class:`RidgeModel`, :func:`ridge_cv`,
   :func:`group_folds`, :func:`r2_score`.
 """
@@ -35,11 +38,27 @@ from xent_jax.eval._multilabel import (
     sigmoid_sets,
     softmax_metrics,
 )
+from xent_jax.eval._perplexity import (
+    EVAL_SEED,
+    EvalBatch,
+    MaskedPerplexity,
+    eval_batches,
+    evaluate_heldout,
+    masked_perplexity,
+    unigram_perplexity,
+)
 from xent_jax.eval._probe import fit_linear_head, linear_probe, predict_head
 from xent_jax.eval._regression import RidgeModel, group_folds, r2_score, ridge_cv, ridge_fit
 from xent_jax.eval._standardize import standardize
 
 __all__ = [
+    "EVAL_SEED",
+    "EvalBatch",
+    "MaskedPerplexity",
+    "eval_batches",
+    "evaluate_heldout",
+    "masked_perplexity",
+    "unigram_perplexity",
     "FewshotResult",
     "Interval",
     "ReliabilityBins",
