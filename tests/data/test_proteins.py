@@ -119,3 +119,25 @@ def test_shuffle_residues_keeps_composition_and_specials():
     np.testing.assert_array_equal(out[:, [0, 7, 8, 9]], batch[:, [0, 7, 8, 9]])
     np.testing.assert_array_equal(np.sort(out, axis=1), np.sort(batch, axis=1))
     assert not np.array_equal(out, batch)
+
+
+def test_composition_features_matches_counts():
+    toks = [bio.tokenize("AACX"), bio.tokenize("W"), bio.tokenize("")]
+    f = P.composition_features(toks)
+    assert f.shape == (3, 20) and f.dtype == np.float32
+    np.testing.assert_allclose(f.sum(1), [1.0, 1.0, 0.0])
+    ref = np.zeros(20)
+    ref[[bio.STANDARD_AMINO_ACIDS.index("A"), bio.STANDARD_AMINO_ACIDS.index("C")]] = [2, 1]
+    np.testing.assert_allclose(f[0], ref / 3, atol=1e-7)  # X (rare) and specials not counted
+    assert f[1, bio.STANDARD_AMINO_ACIDS.index("W")] == 1.0
+    with pytest.raises(ValueError, match="token_arrays\\[0\\]"):
+        P.composition_features([np.zeros((2, 2), np.int32)])
+
+
+def test_terminal_windows():
+    toks = [np.arange(10), np.arange(3)]
+    first, last = P.terminal_windows(toks, n_term=4, c_term=2)
+    assert [a.tolist() for a in first] == [[0, 1, 2, 3], [0, 1, 2]]
+    assert [a.tolist() for a in last] == [[8, 9], [1, 2]]
+    with pytest.raises(ValueError, match="c_term"):
+        P.terminal_windows(toks, n_term=4, c_term=0)

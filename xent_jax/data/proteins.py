@@ -6,6 +6,8 @@
 * :func:`load_deeploc` reads the DeepLoc 1.0 FASTA files from the shared data folder.
 * :func:`bucket_batches` crops tokenised sequences to a maximum length and groups them into
   fixed-shape batches by length, so padding stays small and ``jit`` compiles once per bucket.
+* :func:`composition_features` (amino-acid frequencies, the baseline features) and
+  :func:`terminal_windows` (the N- and C-terminal windows that carry localisation signals).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from xent_jax._paths import data_file
 from xent_jax.bio.fasta import read_fasta
-from xent_jax.bio.vocab import PAD, tokenize
+from xent_jax.bio.vocab import FIRST_RESIDUE, NUM_STANDARD, PAD, tokenize
 
 SCL_SPLITS = ("train", "eval", "heldout")
 SCL_CLASSES: tuple[str, ...] = (
@@ -321,3 +323,64 @@ def shuffle_residues(
         pos = np.flatnonzero(row >= first_residue)
         row[pos] = row[rng.permutation(pos)]
     return out
+
+
+def composition_features(token_arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Amino-acid composition: the 20 standard-residue frequencies of each tokenised sequence.
+
+    Rare residues (``X``, ``U``, ...), padding and special tokens are not counted; a sequence
+    without standard residues gives a row of zeros. The simplest baseline for sequence-level
+    tasks such as localisation.
+
+    Args:
+      token_arrays: tokenised sequences (1-D int arrays, see :func:`tokenize_all`).
+
+    Returns:
+      float32 ``[num_sequences, 20]``, rows summing to 1 (or 0), columns in the order of
+      ``xent_jax.bio.STANDARD_AMINO_ACIDS``.
+
+    Examples:
+      >>> f = composition_features([tokenize("AAC"), tokenize("W")])
+      >>> f.shape, float(f[0].sum()), round(float(f[0].max()), 3)
+      ((2, 20), 1.0, 0.667)
+    """
+    out = np.zeros((len(token_arrays), NUM_STANDARD), np.float32)
+    for i, t in enumerate(token_arrays):
+        t = np.asarray(t)
+        if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
+            raise ValueError(f"token_arrays[{i}] must be a 1-D int array, got {t.dtype} {t.shape}")
+        std = t[(t >= FIRST_RESIDUE) & (t < FIRST_RESIDUE + NUM_STANDARD)] - FIRST_RESIDUE
+        counts = np.bincount(std, minlength=NUM_STANDARD).astype(np.float32)
+        out[i] = counts / max(counts.sum(), 1.0)
+    return out
+
+
+def terminal_windows(
+    token_arrays: Sequence[np.ndarray], *, n_term: int, c_term: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The first ``n_term`` and the last ``c_term`` tokens of each tokenised sequence.
+
+    Localisation signals sit mostly at the termini (signal and transit peptides at the
+    N-terminus, peroxisomal and ER-retention motifs at the C-terminus), so pooled embeddings of
+    both windows are a cheap summary of long proteins. A sequence shorter than a window is
+    returned whole for it.
+
+    Args:
+      token_arrays: tokenised sequences (1-D int arrays, ``<cls>`` first and ``<eos>`` last).
+      n_term: tokens kept from the start (``<cls>`` included).
+      c_term: tokens kept from the end (``<eos>`` included).
+
+    Returns:
+      ``(first, last)``: two lists of 1-D arrays, in the input order.
+
+    Examples:
+      >>> first, last = terminal_windows([np.arange(6)], n_term=2, c_term=3)
+      >>> first[0].tolist(), last[0].tolist()
+      ([0, 1], [3, 4, 5])
+    """
+    for name, value in (("n_term", n_term), ("c_term", c_term)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    first = [np.asarray(t)[:n_term] for t in token_arrays]
+    last = [np.asarray(t)[-c_term:] for t in token_arrays]
+    return first, last
