@@ -1,117 +1,128 @@
 """Masked amino-acid prediction (protein language model) on SCL2205 sequences.
 
-Trains the protein Transformer with the masked-LM cross-entropy (resumable), then reports the
-honest heldout masked perplexity (every selected residue replaced by ``<mask>``) next to the
-unigram baseline computed from train frequencies and a shuffled-context control.
+Protocol: the Transformer is trained with the masked-LM cross-entropy on the train split (random
+crops, 80/10/10 masking; ``xent_jax.recipes.mlm``), with a validation-perplexity curve on a fixed
+subset of the eval split. The heldout split is read once, at the end: honest masked perplexity
+(every selected residue becomes ``<mask>``) next to the unigram baseline (train frequencies) scored
+on the same positions, a shuffled-context control (composition kept, order destroyed) and the
+training-style corruption. One pretraining seed; intervals are 95% percentile bootstraps over
+heldout proteins (PROTOCOL.md's pretraining exception). Config, command and expected result:
+``configs/protein_mlm.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import pathlib
-
 NAME = "protein-mlm"
 DESCRIPTION = "protein masked-LM: honest heldout masked perplexity vs unigram and shuffled context"
 ORDER = 70
+CONFIG = "protein_mlm"
 
 
-def _config(size: str) -> dict:
-    path = pathlib.Path(__file__).with_name("configs") / "protein_mlm.py"
-    spec = importlib.util.spec_from_file_location("xent_configs.protein_mlm", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(size)
+def run(run):
+    import jax
+    import jax.numpy as jnp
 
-
-def _plot(history: list[dict], unigram: float, path: pathlib.Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [r for r in history if "val_perplexity" in r]
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(
-        [r["step"] for r in history],
-        [2.718281828 ** r["train_loss"] for r in history],
-        label="train (80/10/10 mask)",
-        alpha=0.6,
-    )
-    ax.plot(
-        [r["step"] for r in rows],
-        [r["val_perplexity"] for r in rows],
-        "o-",
-        label="validation (honest mask)",
-    )
-    if rows:  # the unigram baseline on the same validation positions
-        unigram = rows[-1]["val_unigram_perplexity"]
-    ax.axhline(unigram, color="k", ls="--", label=f"unigram {unigram:.2f} (same positions)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("masked perplexity")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def run(out_dir: pathlib.Path, *, size: str = "full", seed: int = 0) -> dict:
     from xent_jax.bio import rare_residue_report
     from xent_jax.data.proteins import load_scl
-    from xent_jax.train.mlm import evaluate_heldout, mlm_data, train_mlm, unigram_perplexity
+    from xent_jax.eval import bootstrap_interval, evaluate_heldout, unigram_perplexity
+    from xent_jax.recipes.mlm import mlm_data, mlm_training, residue_count
+    from xent_jax.train import read_metrics
 
-    cfg = _config(size)
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "model_config.json").write_text(json.dumps({**cfg, "seed": seed}, indent=1))
+    cfg = run.config
     data = mlm_data(cfg)
-    model, history = train_mlm(
-        out_dir, cfg, data["train"], data["val"], seed=seed, progress=size != "tiny"
-    )
-    final = evaluate_heldout(
-        model,
-        data["train"],
-        data["heldout"],
-        max_len=cfg["eval_max_len"],
-        tokens_per_batch=cfg["tokens_per_batch"],
-        mask_rate=cfg["mask_rate"],
-    )
-    unigram_all = unigram_perplexity(data["train"], data["heldout_all"])
-    _plot(history, final["honest"]["unigram_perplexity"], out_dir / "perplexity.png")
-    train_rows = [r for r in history if "tokens_per_s" in r]
-    last = history[-1] if history else {}
+    job = mlm_training(cfg, data["train"], data["val"], key=run.key)
+    res = run.fit(job.step, job.state, job.batch_fn, name="pretrain", **job.fit_options)
+
+    def evaluate():  # the heldout split, read once (cached with the run)
+        out = evaluate_heldout(
+            job.logits_fn, job.variables(res.state), data["train"], data["heldout"],
+            max_len=cfg.eval_max_len, tokens_per_batch=cfg.tokens_per_batch,
+            mask_rate=cfg.mask_rate,
+        )  # fmt: skip
+        boot = dict(key=jax.random.fold_in(run.key, 1), num_resamples=cfg.bootstrap_resamples)
+        honest, shuffled = out["honest"], out["shuffled_context"]
+        gain = bootstrap_interval(  # paired over proteins: the same positions in both
+            lambda h, s, n: jnp.exp(s.sum() / n.sum()) - jnp.exp(h.sum() / n.sum()),
+            honest.example_nll, shuffled.example_nll, honest.example_tokens.astype(float), **boot,
+        )  # fmt: skip
+        intervals = {
+            "perplexity": honest.interval(**boot),
+            "unigram_perplexity": honest.interval(baseline=True, **boot),
+            "shuffled_context_perplexity": shuffled.interval(**boot),
+            "order_gain": gain,
+        }
+        metrics = {
+            **honest.metrics(),
+            "shuffled_context_perplexity": shuffled.perplexity,
+            "train_style_perplexity": out["train_style"].perplexity,
+            "order_gain": shuffled.perplexity - honest.perplexity,
+            "sequences": len(data["heldout"]),
+        }
+        for name, iv in intervals.items():
+            metrics[f"{name}_low"], metrics[f"{name}_high"] = iv.low, iv.high
+        return metrics
+
+    timing = read_metrics(run.workdir("pretrain"), split="timing")
+    rates = sorted(r["tokens_per_s"] for r in timing)
+    fig = _curves(read_metrics(run.workdir("pretrain")))
+    run.save_figure(fig, "perplexity")
     return {
-        "heldout_honest_perplexity": final["honest"]["perplexity"],
-        "heldout_unigram_perplexity_same_positions": final["honest"]["unigram_perplexity"],
-        "heldout_unigram_perplexity_all_residues": unigram_all,
+        "heldout": run.cached("heldout", evaluate),
+        "heldout_unigram_perplexity_all_residues": unigram_perplexity(
+            data["train"], data["heldout_all"]
+        ),
         "uniform_perplexity": 20.0,
-        "heldout_train_style_perplexity": final["train_style"]["perplexity"],
-        "heldout_shuffled_context_perplexity": final["shuffled_context"]["perplexity"],
-        "heldout_scored_tokens": final["honest"]["tokens"],
-        "heldout_sequences": len(data["heldout"]),
+        "final_val_perplexity": res.hooks["val"]["perplexity"],
+        "steps": cfg.steps,
         "train_sequences": len(data["train"]),
-        "steps": cfg["steps"],
-        "train_tokens_seen": last.get("tokens_seen"),
-        "train_seconds": last.get("train_seconds"),
-        "tokens_per_s_median": (
-            sorted(r["tokens_per_s"] for r in train_rows)[len(train_rows) // 2]
-            if train_rows
-            else None
-        ),
-        "final_val_perplexity": last.get("val_perplexity"),
+        "train_tokens_seen": sum(residue_count(job.batch_fn(s)) for s in range(cfg.steps)),
+        "train_seconds_last_call": timing[-1]["seconds"] if timing else 0.0,
+        "tokens_per_s_median": rates[len(rates) // 2] if rates else 0.0,
+        "parameters": sum(int(x.size) for x in jax.tree.leaves(res.state["params"])),
         "rare_residues_in_train": rare_residue_report(load_scl("train")[0]),
-        "parameters": sum(
-            int(x.size) for x in __import__("jax").tree.leaves(__import__("flax").nnx.state(model))
-        ),
-        "config": cfg,
-        "plot": "perplexity.png",
+        "resumed_from": res.resumed_from,
     }
 
 
-def headline(metrics: dict) -> str:
+def _curves(log):
+    import math
+
+    from xent_jax.experiment import figure
+
+    fig, axes = figure(figsize=(5, 3.2))
+    ax = axes[0, 0]
+    train = [r for r in log if r["split"] == "train"]
+    val = [r for r in log if r["split"] == "val"]
+    ax.plot([r["step"] for r in train], [math.exp(r["loss"]) for r in train], alpha=0.6,
+            label="train (80/10/10 mask)")  # fmt: skip
+    ax.plot([r["step"] for r in val], [r["perplexity"] for r in val], "o-",
+            label="validation (honest mask)")  # fmt: skip
+    if val:
+        uni = val[-1]["unigram_perplexity"]
+        ax.axhline(uni, color="k", ls="--", label=f"unigram {uni:.2f} (same positions)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("masked perplexity")
+    ax.legend()
+    return fig
+
+
+def headline(summary) -> str:
+    h = summary.first["heldout"]
+    n = h["sequences"]
+    if len(summary.seeds) == 1:
+
+        def f(name):
+            return f"{h[name]:.2f} [{h[name + '_low']:.2f}, {h[name + '_high']:.2f}]"
+
+        how = f"1 pretraining seed, 95% bootstrap over {n} heldout proteins"
+    else:
+
+        def f(name):
+            return summary.fmt(f"heldout/{name}", digits=2)
+
+        how = f"{len(summary.seeds)} seeds, 95% t-interval"
     return (
-        f"honest masked ppl {metrics['heldout_honest_perplexity']:.2f} vs unigram "
-        f"{metrics['heldout_unigram_perplexity_same_positions']:.2f} (shuffled context "
-        f"{metrics['heldout_shuffled_context_perplexity']:.2f}); "
-        f"{metrics['tokens_per_s_median'] or 0:,.0f} tok/s"
+        f"honest masked ppl {f('perplexity')} vs unigram {f('unigram_perplexity')} on the same "
+        f"positions (shuffled context {f('shuffled_context_perplexity')}; {how}); "
+        f"{summary.mean('tokens_per_s_median'):,.0f} tok/s"
     )
