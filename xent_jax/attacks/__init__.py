@@ -26,12 +26,10 @@ from xent_jax.attacks._objectives import (
 )
 from xent_jax.attacks._pgd import pgd
 from xent_jax.attacks._suite import attack_suite, robustness_curves
-from xent_jax.attacks.training import adversarial_training_step
 
 __all__ = [
     "AttackResult",
     "RobustEvaluation",
-    "adversarial_training_step",
     "apgd",
     "apgd_checkpoints",
     "attack_suite",

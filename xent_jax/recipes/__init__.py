@@ -1,15 +1,26 @@
 """Study logic as step functions and small builders, run by the one engine (:func:`xent_jax.train.fit`).
 
 - :mod:`xent_jax.recipes.classifier`: NNX classifier state, the cross-entropy step, batched
-  prediction and evaluation, :func:`train_classifier`.
-- :mod:`xent_jax.recipes.rotation`: RotNet pretraining, rotation accuracy, frozen features.
+  prediction and evaluation, :func:`classifier_training` (a run for ``fit``),
+  :func:`train_classifier`.
+- :mod:`xent_jax.recipes.rotation`: RotNet pretraining (:func:`rotation_training`,
+  :func:`pretrain_rotation`), rotation accuracy, frozen features.
+- :mod:`xent_jax.recipes.adversarial_training`: the PGD adversarial-training step and
+  :func:`adversarial_training` (a PGD-AT run for ``fit``).
 - :mod:`xent_jax.recipes.mlm`: the protein masked-LM step, its bucketed batches, validation hook
   and builders (:func:`mlm_training` assembles a run for ``fit``), :func:`embed_sequences`.
 """
 
+from xent_jax.recipes.adversarial_training import (
+    AdversarialTrainingStep,
+    adversarial_training,
+    adversarial_training_step,
+)
 from xent_jax.recipes.classifier import (
+    ClassifierTraining,
     apply_batched,
     classification_step,
+    classifier_training,
     evaluate_classifier,
     init_classifier_state,
     merge_model,
@@ -25,7 +36,12 @@ from xent_jax.recipes.mlm import (
     mlm_training,
     residue_count,
 )
-from xent_jax.recipes.rotation import extract_features, pretrain_rotation, rotation_accuracy
+from xent_jax.recipes.rotation import (
+    extract_features,
+    pretrain_rotation,
+    rotation_accuracy,
+    rotation_training,
+)
 
 __all__ = [
     "MLMTraining",
@@ -35,8 +51,13 @@ __all__ = [
     "mlm_step",
     "mlm_training",
     "residue_count",
+    "AdversarialTrainingStep",
+    "ClassifierTraining",
+    "adversarial_training",
+    "adversarial_training_step",
     "apply_batched",
     "classification_step",
+    "classifier_training",
     "evaluate_classifier",
     "extract_features",
     "init_classifier_state",
@@ -44,5 +65,6 @@ __all__ = [
     "predict",
     "pretrain_rotation",
     "rotation_accuracy",
+    "rotation_training",
     "train_classifier",
 ]

@@ -25,12 +25,14 @@ from xent_jax.losses import reduce_loss, softmax_cross_entropy_with_integer_labe
 from xent_jax.train import FitResult, fit, make_batch_fn
 
 __all__ = [
+    "ClassifierTraining",
     "init_classifier_state",
     "merge_model",
     "classification_step",
     "predict",
     "apply_batched",
     "evaluate_classifier",
+    "classifier_training",
     "train_classifier",
 ]
 
@@ -244,6 +246,106 @@ def _adamw(learning_rate: float, weight_decay: float) -> optax.GradientTransform
     return optax.adamw(learning_rate, weight_decay=weight_decay)
 
 
+@dataclasses.dataclass(frozen=True)
+class ClassifierTraining:
+    """Everything :func:`xent_jax.train.fit` needs for one classifier run.
+
+    Made by :func:`classifier_training` (and the rotation and adversarial-training builders);
+    run it with ``fit(job.step, job.state, job.batch_fn, steps=..., key=key, **job.fit_options)``
+    (or ``run.fit(...)`` in an experiment), passing the same ``key`` the job was built with.
+
+    Attributes:
+      graphdef: the module's graph (``nnx.split``).
+      tx: the optimiser.
+      step: the step function (hashable: equal settings share compiled chunks).
+      state: the initial state ``{"params", "rest", "opt_state"}``.
+      batch_fn: ``step -> (x, y)`` numpy minibatches, a pure function of the step.
+      fit_options: keyword arguments for ``fit`` (``eval_fn``/``eval_every`` with eval data).
+    """
+
+    graphdef: nnx.GraphDef
+    tx: optax.GradientTransformation
+    step: Callable[[dict, Any, jax.Array], tuple[dict, dict]]
+    state: dict[str, Any]
+    batch_fn: Callable[[int], Any]
+    fit_options: dict[str, Any]
+
+    def model(self, state: dict[str, Any]) -> nnx.Module:
+        """The NNX module holding ``state``'s parameters, in evaluation mode."""
+        model = merge_model(self.graphdef, state)
+        model.eval()
+        return model
+
+    def evaluate(self, state: dict[str, Any], images: Any, labels: Any) -> dict[str, float]:
+        """:func:`evaluate_classifier` of ``state`` on ``(images, labels)``."""
+        return evaluate_classifier(self.graphdef, state, images, labels)
+
+
+def classifier_training(
+    model: nnx.Module,
+    images: Any,
+    labels: Any,
+    *,
+    key: jax.Array | int,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 0.0,
+    transform: Transform | None = None,
+    eval_data: tuple[Any, Any] | None = None,
+    eval_every: int = 0,
+) -> ClassifierTraining:
+    """Assembles a classifier run: AdamW on the mean cross-entropy, minibatches, an eval hook.
+
+    The data order comes from ``key`` (:func:`xent_jax.train.make_batch_fn`); pass the same
+    ``key`` to ``fit`` (the step keys feed ``transform``). With ``eval_data = (x, y)`` the eval
+    hook reports :func:`evaluate_classifier` on it every ``eval_every`` steps and at the end;
+    with ``transform`` the eval data is transformed once, with ``key``, before evaluation.
+
+    Args:
+      model: an NNX classifier ``[N, ...] -> [N, classes]`` (its variables are copied).
+      images: ``[N, ...]`` training inputs.
+      labels: int ``[N]``.
+      key: PRNG key (or int seed) of the run.
+      batch_size: examples per step.
+      learning_rate, weight_decay: AdamW settings.
+      transform: ``(x, y, key) -> (x, y)`` applied inside the jitted step.
+      eval_data: optional ``(x, y)`` for the eval hook.
+      eval_every: steps between evaluations (0: only at the end).
+
+    Returns:
+      a :class:`ClassifierTraining`.
+
+    Examples:
+      >>> from xent_jax.models import MLP
+      >>> from xent_jax.train import fit
+      >>> x = np.array([[1.0, 0.0], [0.0, 1.0]] * 8, np.float32); y = np.array([0, 1] * 8)
+      >>> job = classifier_training(MLP(2, (), 2, rngs=nnx.Rngs(0)), x, y, key=0,
+      ...                           batch_size=8, learning_rate=0.1, eval_data=(x, y))
+      >>> res = fit(job.step, job.state, job.batch_fn, steps=30, key=0, progress=False,
+      ...           **job.fit_options)
+      >>> res.eval["accuracy"], job.evaluate(res.state, x, y)["accuracy"]
+      (1.0, 1.0)
+    """
+    key = as_key(key)
+    tx = _adamw(float(learning_rate), float(weight_decay))
+    graphdef, state = init_classifier_state(model, tx)
+    step = classification_step(graphdef, tx, transform=transform)
+    data = (np.asarray(images), np.asarray(labels))
+    batch_fn = make_batch_fn(data, batch_size=batch_size, key=key)
+    fit_options: dict[str, Any] = {}
+    if eval_data is not None:
+        ex, ey = np.asarray(eval_data[0]), np.asarray(eval_data[1])
+        if transform is not None:
+            tx_x, tx_y = transform(jnp.asarray(ex), jnp.asarray(ey), key)
+            ex, ey = np.asarray(tx_x), np.asarray(tx_y)
+
+        def eval_fn(s):
+            return evaluate_classifier(graphdef, s, ex, ey)
+
+        fit_options = {"eval_fn": eval_fn, "eval_every": int(eval_every)}
+    return ClassifierTraining(graphdef, tx, step, state, batch_fn, fit_options)
+
+
 def train_classifier(
     model: nnx.Module,
     images: Any,
@@ -297,37 +399,33 @@ def train_classifier(
       1.0
     """
     key = as_key(key)
-    tx = _adamw(float(learning_rate), float(weight_decay))
-    graphdef, state = init_classifier_state(model, tx)
-    step = classification_step(graphdef, tx, transform=transform)
-    data = (np.asarray(images), np.asarray(labels))
-    batch_fn = make_batch_fn(data, batch_size=batch_size, key=key)
-    eval_fn = None
-    if eval_data is not None:
-        ex, ey = np.asarray(eval_data[0]), np.asarray(eval_data[1])
-        if transform is not None:
-            tx_x, tx_y = transform(jnp.asarray(ex), jnp.asarray(ey), key)
-            ex, ey = np.asarray(tx_x), np.asarray(tx_y)
-
-        def eval_fn(s):
-            return evaluate_classifier(graphdef, s, ex, ey)
-
+    job = classifier_training(
+        model,
+        images,
+        labels,
+        key=key,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        transform=transform,
+        eval_data=eval_data,
+        eval_every=eval_every,
+    )
     result = fit(
-        step,
-        state,
-        batch_fn,
+        job.step,
+        job.state,
+        job.batch_fn,
         steps=steps,
         key=key,
         workdir=workdir,
         checkpoint_every=checkpoint_every,
-        eval_fn=eval_fn,
-        eval_every=eval_every,
         steps_per_call=steps_per_call,
         log_every=log_every,
         progress=progress,
         desc=desc,
+        **job.fit_options,
         **fit_options,
     )
-    trained = merge_model(graphdef, result.state)
+    trained = merge_model(job.graphdef, result.state)
     nnx.update(model, nnx.state(trained))
     return model, result
