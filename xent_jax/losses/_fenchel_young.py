@@ -14,15 +14,41 @@ from xent_jax.losses._checks import as_float_array, broadcast_arrays, compute_dt
 __all__ = ["make_fenchel_young_loss"]
 
 
-def _dot_last(targets: jax.Array, scores: jax.Array) -> jax.Array:
-    """``sum_k t_k s_k`` over the last axis with ``0 * (-inf) = 0`` (fast pass, exact fallback)."""
-    fast = jnp.sum(targets * scores, axis=-1)
+@jax.jit
+def _dot_value(targets: jax.Array, scores: jax.Array) -> jax.Array:
+    """``sum_k t_k s_k`` over the last axis with ``0 * (-inf) = 0`` (fast pass, exact fallback).
+
+    Computed in float32 (at least); the conversion happens inside the reduction."""
+    dtype = compute_dtype(targets.dtype, scores.dtype)
+    if scores.dtype != dtype:  # keep XLA from sharing (materialising) one float32 copy of the
+        scores = lax.optimization_barrier(scores)  # scores with max_fun; free at run time
+    fast = jnp.sum(targets.astype(dtype) * scores.astype(dtype), axis=-1)
 
     def exact(targets, scores):
+        targets, scores = targets.astype(dtype), scores.astype(dtype)
         zero = targets == 0
         return jnp.sum(jnp.where(zero, 0.0, targets * jnp.where(zero, 0.0, scores)), axis=-1)
 
     return lax.cond(jnp.all(~jnp.isnan(fast)), lambda t, s: fast, exact, targets, scores)
+
+
+@jax.custom_jvp
+def _dot_last(targets: jax.Array, scores: jax.Array) -> jax.Array:
+    return _dot_value(targets, scores)
+
+
+@_dot_last.defjvp
+def _dot_last_jvp(primals, tangents):
+    """d <t, s> = <dt, s> + <t, ds>, with ``s`` capped at the largest float (a ``-inf`` score
+    gives the target derivative ``-max float``, and a zero target tangent there gives 0)."""
+    t, s = primals
+    dt, ds = tangents
+    out = _dot_value(t, s)
+    dtype = out.dtype
+    big = jnp.finfo(dtype).max
+    s_capped = jnp.clip(s.astype(dtype), -big, big)
+    tangent = jnp.sum(dt.astype(dtype) * s_capped, axis=-1)
+    return out, tangent + jnp.sum(t.astype(dtype) * ds.astype(dtype), axis=-1)
 
 
 def make_fenchel_young_loss(max_fun: Callable[..., Any]) -> Callable[..., jax.Array]:
@@ -34,9 +60,11 @@ def make_fenchel_young_loss(max_fun: Callable[..., Any]) -> Callable[..., jax.Ar
     where ``max_fun`` is :math:`\Omega^*` applied to the last axis (``logsumexp`` gives the
     softmax cross-entropy, a sparsemax-style max gives the sparsemax loss). As in optax, the loss
     takes ``(scores, targets, *args, **kwargs)`` with any number of leading dimensions, passes
-    the extra arguments to ``max_fun`` and reduces the last axis. Scores are upcast to float32
-    (at least) before ``max_fun`` sees them, and a zero target next to a ``-inf`` score
-    contributes 0 to the inner product (optax: NaN).
+    the extra arguments to ``max_fun`` and reduces the last axis. ``max_fun`` sees the scores in
+    their own dtype, as in optax (upcast inside it for float32 arithmetic on bf16 scores; an
+    upcast here would cost a float32 copy of the scores); the inner product is computed in
+    float32 (at least), and a zero target next to a ``-inf`` score contributes 0 to it (optax:
+    NaN).
 
     Args:
       max_fun: a function of a vector ``[n]`` returning a scalar.
@@ -62,10 +90,10 @@ def make_fenchel_young_loss(max_fun: Callable[..., Any]) -> Callable[..., jax.Ar
     def fenchel_young_loss(scores, targets, *args, **kwargs):
         scores = as_float_array(scores, "scores")
         targets = jnp.asarray(targets)
-        dtype = compute_dtype(scores.dtype, targets.dtype)
-        scores = scores.astype(dtype)
+        if not jnp.issubdtype(targets.dtype, jnp.floating):
+            targets = targets.astype(compute_dtype(scores.dtype))
         max_value = max_fun_last_dim(scores, *args, **kwargs)
-        _, (t, s) = broadcast_arrays({"targets": targets.astype(dtype), "scores": scores})
+        _, (t, s) = broadcast_arrays({"targets": targets, "scores": scores})
         return max_value - _dot_last(t, s)
 
     return fenchel_young_loss

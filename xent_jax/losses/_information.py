@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-def _prepare(arrays: dict[str, jax.typing.ArrayLike], axis, where) -> tuple:
+def _prepare(arrays: dict[str, jax.typing.ArrayLike], axis, where, cast: bool = True) -> tuple:
     """Checks dtypes, broadcasts the arrays and ``where`` (numpy rules), canonicalises ``axis``.
 
     Returns:
@@ -59,8 +59,9 @@ def _prepare(arrays: dict[str, jax.typing.ArrayLike], axis, where) -> tuple:
     values = {n: as_float_array(v, n) for n, v in arrays.items()}
     shape, arrays_b = broadcast_arrays(values)
     axes = canonical_axes(axis, len(shape))
-    dtype = compute_dtype(*[v.dtype for v in arrays_b])
-    arrays_b = [v.astype(dtype) for v in arrays_b]
+    if cast:
+        dtype = compute_dtype(*[v.dtype for v in arrays_b])
+        arrays_b = [v.astype(dtype) for v in arrays_b]
     where = broadcast_where(where, shape)
     return arrays_b, axes, where
 
@@ -300,14 +301,59 @@ def kl_divergence_with_log_targets(
       0.1438
     """
     (log_q, log_t), axes, where = _prepare(
-        {"log_predictions": log_predictions, "log_targets": log_targets}, axis, where
+        {"log_predictions": log_predictions, "log_targets": log_targets}, axis, where, cast=False
     )
     check_finite(log_q, "log_predictions", where=where, allow_neg_inf=True)
     check_finite(log_t, "log_targets", where=where, allow_neg_inf=True)
+    if where is not None:  # masked terms: target mass 0, so they contribute 0 (even NaN there)
+        log_t = jnp.where(where, log_t, -jnp.inf)
+        log_q = jnp.where(where, log_q, 0.0)
+    return _kl_log(log_q, log_t, axes)
+
+
+def _kl_log_exact(log_q: jax.Array, log_t: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    dtype = compute_dtype(log_q.dtype, log_t.dtype)
+    log_q, log_t = log_q.astype(dtype), log_t.astype(dtype)
     t = jnp.exp(log_t)
-    off = _off(t, where)
+    off = t == 0
     log_ratio = jnp.where(off, 0.0, log_t) - jnp.where(off, 0.0, log_q)
-    return jnp.sum(_xlogy_terms(t, log_ratio, where), axis=axes)
+    return jnp.sum(_xlogy_terms(t, log_ratio, None), axis=axes)
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _kl_log_value(log_q: jax.Array, log_t: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    """optax's arithmetic in one fused pass; a NaN result (``0 * inf`` at a ``-inf`` log-target,
+    or a NaN input) sends the batch to the exact path."""
+    dtype = compute_dtype(log_q.dtype, log_t.dtype)
+    lt = log_t.astype(dtype)
+    fast = jnp.sum(jnp.exp(lt) * (lt - log_q.astype(dtype)), axis=axes)
+    return jax.lax.cond(
+        jnp.all(~jnp.isnan(fast)),
+        lambda q, t: fast,
+        lambda q, t: _kl_log_exact(q, t, axes),
+        log_q,
+        log_t,
+    )
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _kl_log(log_q: jax.Array, log_t: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    return _kl_log_value(log_q, log_t, axes)
+
+
+@_kl_log.defjvp
+def _kl_log_jvp(axes, primals, tangents):
+    """d KL = sum_k -t_k d(log q_k) + t_k (log t_k - log q_k + 1) d(log t_k), 0 where t_k = 0."""
+    log_q, log_t = primals
+    d_q, d_t = tangents
+    out = _kl_log_value(log_q, log_t, axes)
+    dtype = out.dtype
+    lq, lt = log_q.astype(dtype), log_t.astype(dtype)
+    t = jnp.exp(lt)
+    tangent = jnp.sum(-t * d_q.astype(dtype), axis=axes)
+    off = t == 0
+    coef_t = jnp.where(off, 0.0, t * (jnp.where(off, 0.0, lt - lq) + 1.0))
+    return out, tangent + jnp.sum(coef_t * d_t.astype(dtype), axis=axes)
 
 
 def generalized_kl_divergence(

@@ -85,10 +85,10 @@ def ranking_softmax_loss(
     if len(shape) < 1:
         raise ValueError("logits must have a list axis (rank >= 1), got a scalar")
     dtype = jnp.promote_types(logits.dtype, jnp.float32)
-    z = values[0].astype(dtype)
-    t = values[1].astype(dtype)
+    z = values[0]  # own dtype: converted inside the fused kernel (no float32 copy of bf16)
+    t = values[1] if jnp.issubdtype(values[1].dtype, jnp.floating) else values[1].astype(dtype)
     if weights is not None:
-        t = t * values[2].astype(dtype)
+        t = t.astype(dtype) * values[2].astype(dtype)
     mask = broadcast_where(where, shape)
     check_in_range(t, "labels", 0.0, None, where=mask)
     if shape[-1] == 0:

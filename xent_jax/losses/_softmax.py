@@ -11,8 +11,10 @@ Masking. A logit equal to ``-inf`` or excluded by ``where`` is a class that does
 example: the loss equals the loss computed on the remaining classes alone, its gradient there is
 exactly 0, and value, ``grad``, ``jvp`` and ``jax.hessian`` stay free of NaN (optax's
 ``softmax_cross_entropy`` returns NaN for a 0 label on a ``-inf`` logit and its
-``safe_softmax_cross_entropy`` a NaN ``jvp``). A row with no class left gives loss 0 and gradient
-0. NaN or ``+inf`` logits that are not masked give a NaN (or ``inf``) loss, never 0.
+``safe_softmax_cross_entropy`` a NaN ``jvp``). Label mass on a removed class gives ``inf``. A row
+with no class left gives loss 0 and gradient 0 (for soft labels: a row masked out by ``where``,
+or one whose labels are 0 where its logits are ``-inf``). NaN or ``+inf`` logits that are not
+masked give a NaN (or ``inf``) loss, never 0.
 
 Precision. ``-log softmax(z)_k`` is evaluated as ``(max - z_k) + log sum exp(z - max)``, a
 difference of two logits plus a term in ``[0, log K]``, so large logits keep full relative
@@ -68,22 +70,24 @@ def _is_zero(value: Any) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and float(value) == 0.0
 
 
-def _normalizer(z: jax.Array, mask: jax.Array | None):
-    """Masked log-sum-exp over the last axis, split as ``shift + log_sum``.
+def _normalizer(z: jax.Array, mask: jax.Array | None, dtype: Any):
+    """Masked log-sum-exp over the last axis, split as ``shift + log_sum``, in ``dtype``.
 
-    ``shift`` is a stop-gradient row maximum (0 when the maximum is not finite, so a NaN or
+    ``z`` keeps its own dtype (a bf16 array is converted inside the one reduction that reads it,
+    so XLA fuses the conversion instead of writing a float32 copy); the maximum of bf16 values is
+    exact in bf16. ``shift`` is a stop-gradient row maximum (0 when it is not finite, so a NaN or
     ``+inf`` logit reaches the sum and the loss), which makes the gradient the softmax.
 
     Returns:
-      ``(z, shift, log_sum, empty)``: ``z`` with masked entries set to ``-inf``; ``shift``,
-      ``log_sum`` and ``empty`` (True for a row with no class left) have shape ``[..., 1]``.
-      ``log_sum`` is 0 on an empty row (safe for gradients).
+      ``(z, shift, log_sum, empty)``: ``z`` (own dtype) with masked entries set to ``-inf``;
+      ``shift``, ``log_sum`` and ``empty`` (True for a row with no class left) have shape
+      ``[..., 1]``. ``log_sum`` is 0 on an empty row (safe for gradients).
     """
     if mask is not None:
         z = jnp.where(mask, z, -jnp.inf)
-    m = jnp.max(z, axis=-1, keepdims=True)
+    m = jnp.max(z, axis=-1, keepdims=True).astype(dtype)
     shift = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
-    total = jnp.sum(jnp.exp(z - shift), axis=-1, keepdims=True)
+    total = jnp.sum(jnp.exp(z.astype(dtype) - shift), axis=-1, keepdims=True)
     # total == 0 only when every class is removed; a NaN total is not empty (NaN in, NaN out).
     empty = total == 0
     return z, shift, jnp.log(jnp.where(empty, 1.0, total)), empty
@@ -98,93 +102,114 @@ def _fmax(dtype: Any) -> float:
     return float(jnp.finfo(dtype).max)
 
 
-def _soft_exact(z: jax.Array, t: jax.Array) -> jax.Array:
-    """Soft-label cross-entropy over the last axis, exact in every edge case (the slow path).
+def _soft_exact(z: jax.Array, t: jax.Array, poly: jax.Array | None) -> jax.Array:
+    """Soft-label cross-entropy (plus ``poly * sum t (1 - p)``), exact in every edge case.
 
-    ``-inf`` logits with a 0 label contribute 0, with a positive label ``inf``; a row with no
-    finite-or-NaN logit gives 0; sums are accumulated at half scale so that they overflow only
-    when the loss does. Masked entries must already be ``z = -inf, t = 0``.
+    The slow path: ``-inf`` logits with a 0 label contribute 0, with a positive label ``inf``
+    (also on a row whose logits are all ``-inf``: 0 without label mass, ``inf`` with); sums are
+    accumulated at half scale so that they overflow only when the loss does. Masked entries must
+    already be ``z = -inf, t = 0``.
     """
-    z, shift, log_sum, empty = _normalizer(z, None)
+    dtype = compute_dtype(z.dtype, t.dtype)
+    z, shift, log_sum, empty = _normalizer(z, None, dtype)
+    z, t = z.astype(dtype), t.astype(dtype)
     valid = z != -jnp.inf  # NaN counts as valid: it must reach the loss
+    z_safe = jnp.where(valid, z, 0.0)
     # Half-scale terms: 0.5 * (shift - z_k) cannot overflow, and scaling by 1/2 is exact, so the
     # result equals the full-scale sum (same roundings) without overflowing where it is finite.
-    half = (0.5 * shift - 0.5 * jnp.where(valid, z, 0.0)) + 0.5 * log_sum
+    half = (0.5 * shift - 0.5 * z_safe) + 0.5 * log_sum
     # A -inf logit (class absent) with positive label mass is an infinite loss; a 0 label there
     # is 0; a NaN label is NaN.
     absent = jnp.where(t == 0, 0.0, jnp.where(t > 0, jnp.inf, jnp.nan))
-    terms = jnp.where(valid, t * half, absent)
-    loss = 2.0 * jnp.sum(terms, axis=-1, keepdims=True)
-    return jnp.where(empty, 0.0, loss)[..., 0]
+    loss = 2.0 * jnp.sum(jnp.where(valid, t * half, absent), axis=-1, keepdims=True)
+    if poly is not None:
+        one_minus_p = jnp.where(valid, -jnp.expm1((z_safe - shift) - log_sum), 1.0)
+        loss = loss + poly.astype(dtype) * jnp.sum(t * one_minus_p, axis=-1, keepdims=True)
+    del empty  # an empty row is all "absent" terms: 0 without label mass, inf with
+    return loss[..., 0]
 
 
-def _soft_stats(z: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(z - m, sum exp(z - m))`` with a stop-gradient row maximum ``m`` clamped to be finite
-    from below (an all ``-inf`` row gives ``-inf`` and a sum of 0, not NaN). Only arithmetic,
-    no select: XLA:CPU fuses the whole row computation into one kernel, as it does for optax."""
-    m = jnp.maximum(lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True)), -_fmax(z.dtype))
-    shifted = z - m
+def _soft_stats(z: jax.Array, dtype: Any) -> tuple[jax.Array, jax.Array]:
+    """``(z - m, sum exp(z - m))`` in ``dtype`` with a stop-gradient row maximum ``m`` clamped to
+    be finite from below (an all ``-inf`` row gives ``-inf`` and a sum of 0, not NaN). Only
+    arithmetic, no select: XLA:CPU fuses the whole row computation into one kernel, as it does
+    for optax (a select or a materialised float32 copy would split it into several passes)."""
+    m = lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True)).astype(dtype)
+    shifted = z.astype(dtype) - jnp.maximum(m, -_fmax(dtype))
     return shifted, jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True)
 
 
 @jax.jit
-def _soft_value(z: jax.Array, t: jax.Array) -> jax.Array:
+def _soft_value(z: jax.Array, t: jax.Array, poly: jax.Array | None) -> jax.Array:
     """Fast path (optax's arithmetic, one fused pass) unless a loss is NaN or inf, then exact.
 
     The fast value is exact whenever it is finite; a NaN or ``inf`` fast value (a ``-inf`` logit,
     a NaN, an overflow, an empty row) sends the batch to :func:`_soft_exact`.
     """
-    shifted, total = _soft_stats(z)
-    fast = -jnp.sum(t * (shifted - jnp.log(total)), axis=-1)
-    return lax.cond(jnp.all(jnp.isfinite(fast)), lambda z, t: fast, _soft_exact, z, t)
-
-
-@jax.custom_jvp
-def _soft_ce(z: jax.Array, t: jax.Array) -> jax.Array:
-    """Soft-label CE over the last axis with a NaN-free derivative rule (see ``_soft_ce_jvp``)."""
-    return _soft_value(z, t)
-
-
-@functools.partial(_soft_ce.defjvp, symbolic_zeros=True)
-def _soft_ce_jvp(primals, tangents):
-    """d loss = sum_k dz_k (T p_k - t_k) + sum_k dt_k (-log p_k), with ``T = sum_k t_k``.
-
-    ``p_k = 0`` at ``-inf`` logits, so their ``dz`` coefficient is exactly ``-t_k`` (0 for a 0
-    label); an empty row has coefficient 0 (its loss is the constant 0). The label derivative
-    ``-log p_k`` is capped at the largest float where it is ``+inf`` (a label on a ``-inf``
-    logit), so that a zero label tangent there gives 0, not NaN (optax's
-    ``safe_softmax_cross_entropy`` returns a NaN ``jvp``). Zero tangents are skipped.
-    """
-    z, t = primals
-    dz, dt = tangents
-    out = _soft_value(z, t)
-    dz = None if type(dz) is SymbolicZero else dz
-    dt = None if type(dt) is SymbolicZero else dt
-    if dz is None and dt is None:
-        return out, jnp.zeros_like(out)
-    return out, _soft_tangent(z, t, dz, dt)
+    dtype = compute_dtype(z.dtype, t.dtype)
+    shifted, total = _soft_stats(z, dtype)
+    log_p = shifted - jnp.log(total)
+    tt = t.astype(dtype)
+    if poly is None:
+        fast = -jnp.sum(tt * log_p, axis=-1)
+    else:
+        fast = jnp.sum(tt * (poly.astype(dtype) * -jnp.expm1(log_p) - log_p), axis=-1)
+    return lax.cond(jnp.all(jnp.isfinite(fast)), lambda z, t, poly: fast, _soft_exact, z, t, poly)
 
 
 @jax.jit
-def _soft_tangent(z, t, dz, dt):
-    shifted, total = _soft_stats(z)
+def _soft_tangent(z, t, poly, dz, dt, dpoly):
+    """The JVP of :func:`_soft_value` (see ``_soft_jvp``); ``None`` tangents are zeros."""
+    dtype = compute_dtype(z.dtype, t.dtype)
+    shifted, total = _soft_stats(z, dtype)
+    tt = t.astype(dtype)
     nonempty = jnp.sign(total)  # 0 on an empty row, 1 otherwise (NaN stays NaN)
     safe_total = jnp.maximum(total, 1.0)  # a non-empty row has total >= 1
+    p = jnp.exp(shifted) * (1.0 / safe_total)  # shares exp(shifted) with the row sum
+    eps = None if poly is None else poly.astype(dtype)
     tangent = 0.0
     if dz is not None:
-        coef = (jnp.sum(t, axis=-1, keepdims=True) / safe_total) * jnp.exp(shifted) - t * nonempty
-        tangent = tangent + jnp.sum(dz * coef, axis=-1)
+        if eps is None:  # as few operations per entry as optax's autodiff: sub, exp, mul, sub
+            row = jnp.sum(tt, axis=-1, keepdims=True) / safe_total
+            coef = jnp.exp(shifted) * row - tt
+        else:  # one row sum: T + eps * sum(t p)
+            row = jnp.sum(tt * (1.0 + eps * p), axis=-1, keepdims=True)
+            coef = row * p - tt * (nonempty + eps * p)
+        tangent = tangent + jnp.sum(dz.astype(dtype) * coef, axis=-1)
     if dt is not None:
-        nlp = jnp.minimum(jnp.log(safe_total) - shifted, _fmax(z.dtype)) * nonempty
-        tangent = tangent + jnp.sum(dt * nlp, axis=-1)
+        # -log p, capped at the largest float where it is +inf (a label on a -inf logit)
+        coef = jnp.minimum(jnp.log(safe_total) - shifted, _fmax(dtype)) * nonempty
+        if eps is not None:
+            coef = coef + eps * (1.0 - p) * nonempty
+        tangent = tangent + jnp.sum(dt.astype(dtype) * coef, axis=-1)
+    if dpoly is not None:
+        tangent = tangent + dpoly.astype(dtype) * jnp.sum(tt * (1.0 - p) * nonempty, axis=-1)
     return tangent
 
 
-def _poly_term(z: jax.Array, t: jax.Array) -> jax.Array:
-    """``sum_k t_k (1 - p_k)`` with ``1 - p_k = -expm1(log p_k)`` (exact near ``p_k = 1``)."""
-    shifted, total = _soft_stats(z)
-    log_p = shifted - jnp.log(jnp.maximum(total, 1.0))
-    return jnp.sum(t * -jnp.expm1(log_p), axis=-1)
+@jax.custom_jvp
+def _soft_ce(z: jax.Array, t: jax.Array, poly: jax.Array | None) -> jax.Array:
+    """Soft-label CE (and PolyLoss) over the last axis with a NaN-free derivative rule."""
+    return _soft_value(z, t, poly)
+
+
+@functools.partial(_soft_ce.defjvp, symbolic_zeros=True)
+def _soft_jvp(primals, tangents):
+    """d loss = sum_k dz_k (T p_k - t_k) + sum_k dt_k (-log p_k) (+ PolyLoss' terms).
+
+    ``T = sum_k t_k``. ``p_k = 0`` at ``-inf`` logits, so their ``dz`` coefficient is exactly
+    ``-t_k`` (0 for a 0 label), also on a row whose logits are all ``-inf`` (a row emptied by
+    ``where`` has ``t = 0``, hence loss and gradient 0). The label derivative ``-log p_k`` is
+    capped at the largest float where it is ``+inf``, so that a zero label tangent there gives
+    0, not NaN (optax's ``safe_softmax_cross_entropy`` returns a NaN ``jvp``). Symbolic-zero
+    tangents are skipped.
+    """
+    z, t, poly = primals
+    out = _soft_value(z, t, poly)
+    dz, dt, dpoly = (None if type(d) is SymbolicZero else d for d in tangents)
+    if dz is None and dt is None and dpoly is None:
+        return out, jnp.zeros_like(out)
+    return out, _soft_tangent(z, t, poly, dz, dt, dpoly)
 
 
 def _soft_kernel(
@@ -196,37 +221,42 @@ def _soft_kernel(
 ) -> jax.Array:
     """Soft-label cross-entropy over the last axis (plus PolyLoss' term when requested).
 
-    ``z``, ``t`` (and ``mask``) have the same shape ``[..., K]`` and the compute dtype. Masked
-    entries become ``z = -inf, t = 0`` (a NaN there is dropped, and its gradient is 0).
+    ``z``, ``t`` (and ``mask``) have the same shape ``[..., K]``; each keeps its floating dtype
+    (the arithmetic is in the compute dtype). Masked entries become ``z = -inf, t = 0`` (a NaN
+    there is dropped, and its gradient is 0).
     """
+    dtype = compute_dtype(z.dtype, t.dtype)
     if mask is not None:
         z = jnp.where(mask, z, -jnp.inf)
         t = jnp.where(mask, t, 0.0)
     if not _is_zero(label_smoothing):
         valid = z != -jnp.inf
-        count = jnp.maximum(jnp.sum(valid, axis=-1, keepdims=True), 1).astype(z.dtype)
-        eps = jnp.asarray(label_smoothing, z.dtype)
-        t = (1.0 - eps) * t + eps * valid.astype(z.dtype) / count
-    loss = _soft_ce(z, t)
-    if poly_epsilon is not None:
-        loss = loss + jnp.asarray(poly_epsilon, z.dtype) * _poly_term(z, t)
-    return loss
+        count = jnp.maximum(jnp.sum(valid, axis=-1, keepdims=True), 1).astype(dtype)
+        eps = jnp.asarray(label_smoothing, dtype)
+        t = (1.0 - eps) * t.astype(dtype) + eps * valid.astype(dtype) / count
+    poly = None if poly_epsilon is None else jnp.asarray(poly_epsilon, dtype)
+    return _soft_ce(z, t, poly)
 
 
 def _soft_prepare(logits, labels, axis, where, *, allow_none_axis=True):
-    """Validates, broadcasts and flattens soft-label inputs to ``[..., K]`` in the compute dtype."""
+    """Validates, broadcasts and flattens soft-label inputs to ``[..., K]``.
+
+    Floating inputs keep their dtype (converted inside the fused kernels); integer or boolean
+    labels are cast to the compute dtype (optax's product with them promotes).
+    """
     logits = as_float_array(logits, "logits")
     labels = jnp.asarray(labels)
     if not (jnp.issubdtype(labels.dtype, jnp.number) or labels.dtype == jnp.bool_):
         raise TypeError(f"labels must be numeric, got dtype {labels.dtype}")
     if jnp.issubdtype(labels.dtype, jnp.complexfloating):
         raise TypeError(f"labels must be real, got dtype {labels.dtype}")
+    if not jnp.issubdtype(labels.dtype, jnp.floating):
+        labels = labels.astype(compute_dtype(logits.dtype))
     shape, (logits, labels) = broadcast_arrays({"logits": logits, "labels": labels})
     axes = canonical_axes(axis, len(shape), allow_none=allow_none_axis)
     mask = broadcast_where(where, shape, axes)
-    dtype = compute_dtype(logits.dtype, labels.dtype)
-    z = flatten_axes(logits.astype(dtype), axes)
-    t = flatten_axes(labels.astype(dtype), axes)
+    z = flatten_axes(logits, axes)
+    t = flatten_axes(labels, axes)
     mask = None if mask is None else flatten_axes(mask, axes)
     _check_classes(z.shape)
     check_finite(z, "logits", where=mask, allow_neg_inf=True)
@@ -261,7 +291,7 @@ def softmax_cross_entropy(
         all axes.
       where: optional boolean mask of the (broadcast) logits' shape, or of the batch shape (one
         flag per example); it broadcasts. Masked classes are removed from the softmax and the
-        sum, even where they hold NaN; a row with no class left gives 0.
+        sum, even where they hold NaN; a fully masked row gives 0.
       label_smoothing: :math:`\varepsilon \in [0, 1]`, mixes the labels with the uniform
         distribution over unmasked classes.
 
@@ -304,7 +334,8 @@ def safe_softmax_cross_entropy(
     over the last axis, where a term with :math:`t_k = 0` is 0 even at :math:`z_k = -\infty`.
     Here it is :func:`softmax_cross_entropy` (which is already safe) with ``axis=-1``. Unlike
     optax's, its forward-mode derivative (``jax.jvp``, ``jax.jacfwd``) at a ``-inf`` logit is
-    finite, not NaN, and a row whose logits are all ``-inf`` gives 0.
+    finite, not NaN, and a row whose logits are all ``-inf`` gives 0 without label mass (optax:
+    NaN).
 
     Args:
       logits: unnormalised log-probabilities ``[..., num_classes]``.
@@ -475,7 +506,7 @@ def softmax_cross_entropy_with_integer_labels(
         raise TypeError(f"ignore_index must be an int or None, got {type(ignore_index).__name__}")
     mask = broadcast_where(where, logits.shape, axes)
     dtype = compute_dtype(logits.dtype)
-    z = flatten_axes(logits.astype(dtype), axes)
+    z = flatten_axes(logits, axes)  # own dtype: converted inside the fused reductions
     if mask is not None:
         mask = flatten_axes(mask, axes)
     if labels.shape != batch_shape:  # broadcast the batch dims of logits (and where) to labels'
@@ -488,10 +519,14 @@ def softmax_cross_entropy_with_integer_labels(
     weights = None if class_weights is None else check_class_weights(class_weights, num_classes)
     check_finite(z, "logits", where=mask, allow_neg_inf=True)
 
-    z, shift, log_sum, empty = _normalizer(z, mask)
+    z, shift, log_sum, empty = _normalizer(z, mask, dtype)
     bad = check_labels_in_range(labels, num_classes, ignore_index=ignore_index)
     safe_labels = jnp.clip(labels, 0, num_classes - 1)[..., None]
-    z_label = jnp.take_along_axis(z, safe_labels, axis=-1)  # -inf on a removed class
+    # For bf16/f16 logits the barrier keeps XLA from sharing one float32 copy between the gather
+    # and the reductions (it would materialise it); it costs nothing at run time.
+    z_gather = z if z.dtype == dtype else lax.optimization_barrier(z)
+    z_label = jnp.take_along_axis(z_gather, safe_labels, axis=-1)
+    z_label = z_label.astype(dtype)  # -inf on a removed class
     nll = (shift - z_label) + log_sum
     # An empty row has nll = inf; zero it before weighting so d/d(class_weights) is 0, not inf * 0.
     nll = jnp.where(empty, 0.0, nll)
@@ -502,6 +537,7 @@ def softmax_cross_entropy_with_integer_labels(
         loss = nll
     else:
         eps = jnp.asarray(label_smoothing, dtype)
+        z = z.astype(dtype)
         valid = z != -jnp.inf
         count = jnp.maximum(jnp.sum(valid, axis=-1, keepdims=True), 1).astype(dtype)
         half = 0.5 * shift - 0.5 * jnp.where(valid, z, 0.0)  # half scale: cannot overflow
