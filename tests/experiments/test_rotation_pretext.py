@@ -1,60 +1,85 @@
-"""The rotation experiment at size tiny: metrics, plot, report, and resume of a finished run."""
+"""The `rotation` experiment at size tiny: protocol, baselines, figures, cache, kill -9 and resume."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
+import numpy as np
 import pytest
 
-from xent_jax.cli import discover
+METHODS = ("rotation_probe", "random_probe", "scratch")
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rotation")
-    module = discover()["rotation"].load()
-    return module, out, module.run(out, size="tiny", seed=0)
+def test_rotation_tiny(run_tiny):
+    metrics, folder = run_tiny("rotation")
+    m = metrics["per_seed"][0]
+    assert m["n_fit"] + m["n_val"] + m["n_test"] == 400 and m["n_val"] == 60
+    assert 0.0 <= m["rotation_accuracy"] <= 1.0 and len(m["rotation_accuracy_per_angle"]) == 4
+    assert m["rotation_accuracy"] == pytest.approx(np.mean(m["rotation_accuracy_per_angle"]))
+    assert list(m["budgets"]) == ["1", "all"]
+    cfg = json.loads((folder / "config.json").read_text())["config"]
+    for budget, draws in (("1", cfg["draws"]), ("all", 1)):
+        b = m["budgets"][budget]
+        for method in METHODS:
+            r = b[method]
+            assert len(r["draws"]) == draws and r["accuracy"] == pytest.approx(np.mean(r["draws"]))
+        # the choices come from the validation grids
+        for method in ("rotation_probe", "random_probe"):
+            assert b[method]["l2"] in cfg["probe_l2_grid"]
+        grid = cfg["scratch_steps_grid"] if budget == "1" else cfg["scratch_steps_grid_all"]
+        assert set(b["scratch"]["steps"]) <= set(grid)
+    # all labels: a linear probe on any conv features beats the majority class by far
+    assert m["budgets"]["all"]["random_probe"]["accuracy"] > 0.5 > m["majority_accuracy"]
+    # intervals in the summary for every numeric per-seed metric, the headline from them
+    assert "budgets/1/rotation_probe/accuracy" in metrics["summary"]
+    assert "rotation acc" in metrics["headline"] and "majority" in metrics["headline"]
+    assert (folder / "accuracy_vs_labels.png").stat().st_size > 1000
+    assert (folder / "seed_0" / "pretraining.png").stat().st_size > 1000
+    assert "| all |" in (folder / "REPORT.md").read_text()
+    # per-seed caches live under the config+seed key
+    cache = folder / "cache" / metrics["config_hash"] / "seed_0"
+    assert (cache / "budget_1.json").exists() and (cache / "features.npz").exists()
+    again, _ = run_tiny("rotation")  # checkpoints and caches: the same numbers
+    assert again["per_seed"] == metrics["per_seed"]
+    other, _ = run_tiny("rotation", seeds=2, out=folder.parent / "two")
+    assert other["seeds"] == [0, 1] and other["per_seed"][0] == metrics["per_seed"][0]
+    assert other["per_seed"][1]["budgets"] != metrics["per_seed"][0]["budgets"]  # not reused
 
 
-def test_tiny_run_metrics_and_files(tiny_run):
-    module, out, metrics = tiny_run
-    assert metrics["dataset"] == "digits" and metrics["n_train"] == 300
-    assert 0.0 <= metrics["rotation_accuracy"] <= 1.0
-    assert len(metrics["rotation_accuracy_per_angle"]) == 4
-    lpcs = [s["labels_per_class"] for s in metrics["settings"]]
-    assert lpcs == [1, "all"]
-    for s in metrics["settings"]:
-        for k in ("rotation_probe", "random_probe", "scratch"):
-            assert 0.0 <= s[k]["mean"] <= 1.0 and len(s[k]["runs"]) == s["draws"]
-    # All labels: a linear probe on any 8x8 conv features beats chance (10%) by far.
-    assert metrics["random_probe_acc_all"] > 0.5
-    assert (out / "accuracy_vs_labels.png").stat().st_size > 1000
-    report = (out / "REPORT.md").read_text()
-    assert "| 1 |" in report and "| all |" in report
-    assert (out / "rotation_ckpt").is_dir()
-    assert "rotation acc" in module.headline(metrics)
-    json.dumps(metrics)  # serialisable
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {
+            k: _without_timings(v)
+            for k, v in value.items()
+            if k != "wall_seconds" and not k.endswith(("_seconds", "_per_s"))
+        }
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
 
 
-def test_rerun_resumes_from_checkpoint_and_cache(tiny_run):
-    module, out, metrics = tiny_run
-    again = module.run(out, size="tiny", seed=0)
-    assert again["rotation_accuracy"] == metrics["rotation_accuracy"]
-    assert again["settings"] == metrics["settings"]
-
-
-def test_config_sizes():
-    from importlib import util
-
-    from xent_jax._paths import experiments_dir
-
-    spec = util.spec_from_file_location(
-        "cfg", experiments_dir() / "configs" / "rotation_pretext.py"
-    )
-    cfg = util.module_from_spec(spec)
-    spec.loader.exec_module(cfg)
-    full, quick = cfg.get_config("full"), cfg.get_config("quick")
-    assert full["dataset"] == "mnist10k" and full["n_train"] == 8000
-    assert quick["dataset"] in ("mnist5k", "digits")
-    with pytest.raises(ValueError, match="size"):
-        cfg.get_config("huge")
+@pytest.mark.slow
+def test_rotation_killed_with_sigkill_resumes_to_the_same_metrics(tmp_path, run_tiny):
+    """`xent-jax run rotation --tiny`, kill -9 after the first checkpoint, rerun: same metrics."""
+    out = tmp_path / "cut"
+    cmd = [sys.executable, "-m", "xent_jax.cli", "run", "rotation", "--tiny", "--out", str(out),
+           "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 300
+    while not any(p.name.isdigit() for p in out.glob("rotation/cache/*/seed_0/*/checkpoints/*")):
+        assert time.monotonic() < end, "no checkpoint appeared"
+        assert proc.poll() is None, f"run ended early: {proc.stderr.read()}"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "rotation" / "metrics.json").exists()  # killed midway
+    resumed = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    reference, _ = run_tiny("rotation", out=tmp_path / "ref")  # uninterrupted, meanwhile
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    got = json.loads((out / "rotation" / "metrics.json").read_text())
+    want = json.loads(json.dumps(reference))
+    assert _without_timings(got) == _without_timings(want)

@@ -33,6 +33,7 @@ __all__ = [
     "apply_batched",
     "evaluate_classifier",
     "classifier_training",
+    "choose_steps",
     "train_classifier",
 ]
 
@@ -344,6 +345,51 @@ def classifier_training(
 
         fit_options = {"eval_fn": eval_fn, "eval_every": int(eval_every)}
     return ClassifierTraining(graphdef, tx, step, state, batch_fn, fit_options)
+
+
+def choose_steps(
+    fit_fn: Callable[[int], FitResult],
+    steps_grid: Any,
+    score_fn: Callable[[Any], float],
+) -> tuple[int, Any, dict[int, float]]:
+    """Trains to each length of ``steps_grid`` in turn and keeps the one ``score_fn`` likes best.
+
+    ``fit_fn(steps)`` runs (or resumes) one training run to ``steps`` steps, e.g.
+    ``lambda s: run.fit(job.step, job.state, job.batch_fn, name=..., steps=s,
+    max_to_keep=len(grid))``: called with increasing lengths, each call resumes the previous
+    one's checkpoint, so the grid costs one run of its longest length; re-called on a finished
+    folder it reads each length back (keep every grid checkpoint: ``max_to_keep >= len(grid)``
+    and ``checkpoint_every`` 0 or a divisor of every grid length that keeps them). ``score_fn``
+    scores a state on validation data (higher is better); ties go to the shorter run.
+
+    Args:
+      fit_fn: ``steps -> FitResult``.
+      steps_grid: candidate step counts (positive ints).
+      score_fn: ``state -> float`` on validation data.
+
+    Returns:
+      ``(chosen_steps, chosen_state, {steps: score})``.
+
+    Examples:
+      >>> from xent_jax.train import fit
+      >>> step = lambda w, b, k: (w + 1.0, {"w": w})
+      >>> chosen, state, scores = choose_steps(
+      ...     lambda s: fit(step, jnp.zeros(()), None, steps=s, key=0, progress=False),
+      ...     (1, 2, 3), lambda w: -abs(float(w) - 2.0))
+      >>> chosen, float(state), scores
+      (2, 2.0, {1: -1.0, 2: -0.0, 3: -1.0})
+    """
+    grid = sorted({int(s) for s in steps_grid})
+    if not grid or grid[0] < 1:
+        raise ValueError(f"steps_grid must hold positive step counts, got {steps_grid!r}")
+    scores: dict[int, float] = {}
+    best = None
+    for steps in grid:
+        state = fit_fn(steps).state
+        scores[steps] = float(score_fn(state))
+        if best is None or scores[steps] > scores[best[0]]:
+            best = (steps, state)
+    return best[0], best[1], scores
 
 
 def train_classifier(
