@@ -1,4 +1,4 @@
-"""The `rotation` experiment at size tiny: protocol, baselines, figures, cache, kill -9 and resume."""
+"""The `rotation` experiment at size tiny: protocol, baselines, figures, cache, kill -9, resume."""
 
 from __future__ import annotations
 

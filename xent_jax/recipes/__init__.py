@@ -19,8 +19,8 @@ from xent_jax.recipes.adversarial_training import (
 from xent_jax.recipes.classifier import (
     ClassifierTraining,
     apply_batched,
-    classification_step,
     choose_steps,
+    classification_step,
     classifier_training,
     evaluate_classifier,
     init_classifier_state,
