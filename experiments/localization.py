@@ -80,16 +80,13 @@ def compare_heads(features, class_ids, multi_hot, *, class_names, locations, l2_
 def mlm_workdir(run):
     """protein-mlm's pretraining folder for this config's ``mlm`` and ``mlm_seed``.
 
-    It is the folder ``run.fit(name="pretrain")`` uses in the protein-mlm study (the kit keys it
-    by that study's resolved config without ``seeds``, and the seed), so the two studies share one
-    pretraining run when they use the same ``--out``.
+    It is the folder ``run.fit(name="pretrain")`` uses in the protein-mlm study, so the two
+    studies share one pretraining run when they use the same ``--out``.
     """
-    from xent_jax.experiment import config_hash, config_to_dict
+    from xent_jax.experiment import study_cache_dir
 
-    raw = config_to_dict(run.config.mlm)
-    raw.pop("seeds", None)
-    seed_dir = f"seed_{run.config.mlm_seed}"
-    return run.out.parent / "protein-mlm" / "cache" / config_hash(raw) / seed_dir / "pretrain"
+    cache = study_cache_dir(run.out.parent, "protein-mlm", run.config.mlm, run.config.mlm_seed)
+    return cache / "pretrain"
 
 
 def run(run):
@@ -113,7 +110,6 @@ def run(run):
         mlm_training,
         subset_indices,
     )
-    from xent_jax.train import fit
 
     cfg, mlm_cfg = run.config, run.config.mlm
     workdir = mlm_workdir(run)
@@ -121,9 +117,9 @@ def run(run):
     data = mlm_data(mlm_cfg)
     mlm_key = jax.random.key(cfg.mlm_seed)  # protein-mlm's run.key for that seed
     job = mlm_training(mlm_cfg, data["train"], data["val"], key=mlm_key)
-    res = fit(job.step, job.state, job.batch_fn, key=mlm_key, workdir=workdir,
-              progress=run.progress, desc=f"protein-mlm/pretrain s{cfg.mlm_seed}",
-              **job.fit_options)  # fmt: skip
+    res = run.fit(job.step, job.state, job.batch_fn, name="pretrain", key=mlm_key,
+                  workdir=workdir, desc=f"protein-mlm/pretrain s{cfg.mlm_seed}",
+                  **job.fit_options)  # fmt: skip
     source = "read back" if res.resumed_from == mlm_cfg.steps else "trained"
     source += f" ({'found' if shared else 'new'} in {workdir.relative_to(run.out.parent)})"
 

@@ -135,7 +135,7 @@ def test_variable_shapes_and_key_only_steps():
 
     a = fit(step, jnp.zeros(()), batch_fn, steps=10, key=0, steps_per_call=4, progress=False)
     assert float(a.state) == sum(1 + s % 3 for s in range(10))
-    assert a.examples == sum(1 + s % 3 for s in range(10))
+    assert a.examples == sum(1 + s % 3 for s in range(10)) == a.totals["examples"]
 
     def draw(state, batch, key):
         assert batch is None
@@ -174,6 +174,7 @@ def test_keyboard_interrupt_saves_and_resume_is_exact(tmp_path):
     assert not (tmp_path / ".xent-jax.lock").exists()  # released on the way out
     res = fit(_sgd_step, {"w": jnp.zeros(())}, _batch, workdir=tmp_path, checkpoint_every=4, **kw)
     assert res.resumed_from == 7
+    assert res.examples == 0 and res.totals["seconds"] > res.seconds  # 8 of 15 steps this time
     whole = fit(_sgd_step, {"w": jnp.zeros(())}, _batch, workdir=tmp_path / "w", **kw)
     assert _bits(res.state) == _bits(whole.state)
     assert res.metrics == whole.metrics

@@ -29,6 +29,7 @@ from xent_jax.experiment._runner import (
     prepare_config,
     run_all,
     run_study,
+    study_cache_dir,
     write_summary_report,
 )
 
@@ -53,5 +54,6 @@ __all__ = [
     "run_all",
     "run_study",
     "save_figure",
+    "study_cache_dir",
     "write_summary_report",
 ]

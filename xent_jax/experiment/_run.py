@@ -80,7 +80,8 @@ class Run:
         ``key`` defaults to this seed's key (:attr:`key`); pass another (e.g.
         ``jax.random.fold_in(run.key, i)``) to separate several runs of one seed. ``tensorboard``
         and ``profile`` from the command line apply (``profile`` only to runs at least as long as
-        its window); ``options`` go to :func:`~xent_jax.train.fit`.
+        its window); ``options`` go to :func:`~xent_jax.train.fit` (``workdir=`` replaces the
+        folder, e.g. another study's :func:`~xent_jax.experiment.study_cache_dir`).
         """
         kw: dict[str, Any] = {"progress": self.progress, "desc": f"{self.name}/{name} s{self.seed}"}
         if self.fit_options.get("tensorboard"):
@@ -88,9 +89,10 @@ class Run:
         profile = self.fit_options.get("profile")
         if profile is not None and profile[1] <= steps:
             kw["profile"] = profile
+        kw["workdir"] = self.workdir(name)
         kw.update(options)
         return fit(step_fn, state, batch_fn, steps=steps, key=self.key if key is None else key,
-                   workdir=self.workdir(name), **kw)  # fmt: skip
+                   **kw)  # fmt: skip
 
     def cached(self, name: str, compute: Callable[[], Any]) -> Any:
         """``compute()``, stored as JSON in ``cache_dir/name.json`` and read back on re-runs.

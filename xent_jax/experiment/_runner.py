@@ -26,7 +26,14 @@ from xent_jax.experiment._run import Run, Summary, _atomic_write
 from xent_jax.train import FolderLock
 from xent_jax.train._metrics_log import to_json
 
-__all__ = ["StudyOutcome", "is_missing_data", "prepare_config", "run_all", "run_study"]
+__all__ = [
+    "StudyOutcome",
+    "is_missing_data",
+    "prepare_config",
+    "run_all",
+    "run_study",
+    "study_cache_dir",
+]
 
 
 def is_missing_data(error: BaseException) -> bool:
@@ -60,6 +67,23 @@ def _hashable_config(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
     raw = config_to_dict(cfg)
     raw.pop("seeds", None)
     return raw
+
+
+def study_cache_dir(
+    out: str | Path, name: str, config: ml_collections.ConfigDict | Any, seed: int
+) -> Path:
+    """``OUT/NAME/cache/<config hash>/seed_<seed>``: where study ``name`` keeps seed ``seed``.
+
+    The hash covers the resolved config without its ``seeds`` count. A study that reuses another
+    study's training (localization reusing protein-mlm's pretraining) finds it here.
+
+    Examples:
+      >>> cfg = ml_collections.ConfigDict({"steps": 3, "seeds": 1})
+      >>> study_cache_dir("out", "demo", cfg, 0).parts[-3:-2] == (config_hash({"steps": 3}),)
+      True
+    """
+    digest = config_hash(_hashable_config(config))
+    return Path(out).expanduser().resolve() / name / "cache" / digest / f"seed_{seed}"
 
 
 def run_study(

@@ -69,6 +69,8 @@ class FitResult:
       resumed_from: the checkpoint step the run started from (0 for a fresh run).
       seconds: wall time spent in training steps by this call (hooks and saving excluded).
       examples: examples (or tokens) processed by this call.
+      totals: ``{"seconds": ..., <unit>: ...}`` over the whole run, earlier segments of a resumed
+        run included (as saved in its checkpoints).
     """
 
     state: State
@@ -78,6 +80,7 @@ class FitResult:
     resumed_from: int = 0
     seconds: float = 0.0
     examples: float = 0.0
+    totals: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def eval(self) -> dict[str, Any]:
@@ -443,7 +446,7 @@ def _run(
         state = replicate(state, mesh)
 
     logger = ckpt = writer = None
-    start, window, last_train, last_hooks = 0, _Window(), {}, {}
+    start, window, last_train, last_hooks, timing = 0, _Window(), {}, {}, {}
     if workdir is not None:
         logger = MetricsLogger(workdir / "metrics.jsonl")
         ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=max_to_keep)
@@ -463,10 +466,12 @@ def _run(
                     train=dict(extra.get("train", {})),
                     hooks={k: dict(v) for k, v in extra.get("hooks", {}).items()},
                     resumed_from=steps,
+                    totals=dict(extra.get("timing", {})),
                 )
             state, extra = ckpt.restore(state)
             start = latest
             window = _Window(extra.get("window"))
+            timing = dict(extra.get("timing", {}))
             last_train = dict(extra.get("train", {}))
             last_hooks = {k: dict(v) for k, v in extra.get("hooks", {}).items()}
         logger.truncate_after(start)
@@ -487,7 +492,13 @@ def _run(
 
     def save(step: int) -> None:
         if ckpt is not None and step not in ckpt.all_steps():
-            extra = {"train": last_train, "hooks": last_hooks, "window": window.to_json()}
+            extra = {
+                "train": last_train,
+                "hooks": last_hooks,
+                "window": window.to_json(),
+                "timing": {"seconds": before.get("seconds", 0.0) + seconds,
+                           unit: before.get(unit, 0.0) + examples},
+            }  # fmt: skip
             ckpt.save(step, state, extra=extra)
 
     def emit(split: str, step: int, values: Mapping[str, Any]) -> None:
@@ -505,6 +516,8 @@ def _run(
         dynamic_ncols=True, unit="step",
     )  # fmt: skip
     done, seconds, examples, tracing = start, 0.0, 0.0, False
+    win_seconds, win_examples = 0.0, 0.0  # throughput over the logging window
+    before = dict(timing)  # seconds and examples of earlier segments of this run (resumes)
     try:
         while done < steps:
             end = _next_boundary(done, steps, periods)
@@ -553,6 +566,8 @@ def _run(
             dt = time.perf_counter() - t0
             seconds += dt
             examples += chunk_examples
+            win_seconds += dt
+            win_examples += chunk_examples
             for part, (i, j) in zip(host, runs, strict=True):
                 if not isinstance(part, Mapping):
                     raise TypeError(
@@ -566,8 +581,13 @@ def _run(
                 last_train = window.mean()
                 window.clear()
                 emit("train", done, last_train)
-                rate = chunk_examples / max(dt, 1e-9)
-                emit("timing", done, {f"{unit}_per_s": rate, "seconds": seconds})
+                rate = win_examples / max(win_seconds, 1e-9)
+                timing = {
+                    "seconds": before.get("seconds", 0.0) + seconds,
+                    unit: before.get(unit, 0.0) + examples,
+                }
+                emit("timing", done, {f"{unit}_per_s": rate, **timing})
+                win_seconds, win_examples = 0.0, 0.0
                 shown = {k: v for k, v in last_train.items() if isinstance(v, float)}
                 bar.set_postfix({f"{unit}/s": f"{rate:,.0f}", **shown}, refresh=False)
             for hook in hooks:
@@ -600,4 +620,6 @@ def _run(
     return FitResult(
         state=state, step=steps, train=last_train, hooks=last_hooks, resumed_from=start,
         seconds=seconds, examples=examples,
+        totals={"seconds": before.get("seconds", 0.0) + seconds,
+                unit: before.get(unit, 0.0) + examples},
     )  # fmt: skip
