@@ -318,6 +318,29 @@ def test_defect_ntxent_without_positive_pair():
     assert np.all(jax.grad(lambda e: xl.ntxent(e, labels))(e) == 0.0)
 
 
+def test_defect_ntxent_large_embeddings():
+    """Cosine similarity is scale-free; optax's squared norms overflow above ~1e19 in float32."""
+    e = jnp.array([[-1.954, 1.078], [0.238, -0.5703], [1.8745, -0.0195], [-0.6719, -1.921]])
+    labels = jnp.array([0, 0, 1, 1])
+    small = xl.ntxent(e, labels)
+    np.testing.assert_allclose(small, optax.losses.ntxent(e, labels), rtol=1e-5)
+    np.testing.assert_allclose(xl.ntxent(e * 1e25, labels), small, rtol=1e-5)
+    assert abs(float(optax.losses.ntxent(e * 1e25, labels)) - float(small)) > 1.0
+
+
+def test_defect_multiclass_sparsemax_bfloat16_gradient():
+    """optax's custom JVP returns a bf16 tangent for a float32 primal and raises."""
+    scores = jnp.array([[0.5, 0.0, 1.0], [2.0, 0.1, 0.0]], jnp.bfloat16)
+    labels = jnp.array([2, 0])
+    with pytest.raises(TypeError, match="Custom JVP rule must produce"):
+        jax.grad(lambda s: optax.losses.multiclass_sparsemax_loss(s, labels).sum())(scores)
+    g = jax.grad(lambda s: xl.multiclass_sparsemax_loss(s, labels).sum())(scores)
+    assert g.dtype == jnp.bfloat16
+    s32 = np.asarray(scores.astype(jnp.float32))
+    p = np.asarray(jax.vmap(optax.projections.projection_simplex)(jnp.asarray(s32)))
+    np.testing.assert_allclose(np.asarray(g, np.float32), p - np.eye(3)[labels], atol=1e-2)
+
+
 def test_defect_fenchel_young_zero_target_at_minus_inf():
     s = jnp.array([-INF, 0.0, 1.0])
     t = jnp.array([0.0, 0.0, 1.0])

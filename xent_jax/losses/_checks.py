@@ -279,9 +279,10 @@ def check_in_range(
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
     expected = f"[{lo}, {hi}{']' if high_inclusive else ')'}"
+    where_text = f"{name}[{{index}}]" if x.ndim else name
     checkify.debug_check(
         ~jnp.any(bad),
-        f"{name} out of range: {name}[{{index}}] = {{value}}, expected a value in {expected}",
+        f"{name} out of range: {where_text} = {{value}}, expected a value in {expected}",
         index=index,
         value=x.reshape(-1)[flat],
     )
@@ -338,8 +339,8 @@ def check_label_smoothing(label_smoothing: Any, name: str = "label_smoothing") -
 def check_class_weights(class_weights: Any, num_classes: int) -> jax.Array:
     """Checks ``class_weights`` is a floating vector of length ``num_classes``; returns it.
 
-    Negative or NaN weights raise ``ValueError`` when concrete and fail the checked-mode check
-    when traced.
+    Negative weights raise ``ValueError`` when concrete; negative or NaN weights fail the
+    check in checked mode.
     """
     w = jnp.asarray(class_weights)
     if not jnp.issubdtype(w.dtype, jnp.floating):
@@ -354,12 +355,14 @@ def check_class_weights(class_weights: Any, num_classes: int) -> jax.Array:
 
 
 def check_nonnegative(x: jax.Array, name: str) -> None:
-    """Rejects negative or NaN values: ``ValueError`` when concrete, checked mode when traced."""
+    """Rejects negative values: ``ValueError`` when concrete; checked mode: negative or NaN."""
     if is_concrete(x):
+        # NaN is not rejected here (NaN in, NaN out); checked mode reports it.
         values = np.asarray(x, dtype=np.float64) if np.size(x) else np.zeros(0)
-        if np.any(values < 0) or np.any(np.isnan(values)):
-            bad = float(np.nanmin(values)) if np.any(values < 0) else float("nan")
-            raise ValueError(f"{name} must be non-negative, got a value of {bad}")
+        if np.any(values < 0):
+            raise ValueError(
+                f"{name} must be non-negative, got a value of {float(np.nanmin(values))}"
+            )
         return
     if not checks_enabled() or np.size(x) == 0:
         return

@@ -68,8 +68,10 @@ def gan_discriminator_loss(
         )
     if not isinstance(label_smoothing, int | float) or not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be a float in [0, 1), got {label_smoothing!r}")
-    real_target = jnp.full(real_logits.shape, 1.0 - label_smoothing, real_logits.dtype)
-    fake_target = jnp.zeros(fake_logits.shape, fake_logits.dtype)
+    # targets in float32 (at least): 1 - s rounded to bf16 would be off by up to 0.4%
+    dtype = jnp.promote_types(real_logits.dtype, jnp.float32)
+    real_target = jnp.full(real_logits.shape, 1.0 - label_smoothing, dtype)
+    fake_target = jnp.zeros(fake_logits.shape, dtype)
     return sigmoid_binary_cross_entropy(real_logits, real_target) + sigmoid_binary_cross_entropy(
         fake_logits, fake_target
     )

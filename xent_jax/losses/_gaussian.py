@@ -46,6 +46,12 @@ def _scaled_square(diff: jax.Array, log_var: jax.Array) -> jax.Array:
     return jnp.where(zero, 0.0, jnp.exp(2.0 * log_abs - log_var))
 
 
+def _over_var(diff: jax.Array, var: jax.Array) -> jax.Array:
+    """``diff**2 / var`` as ``(diff / sqrt(var))**2``: no overflow of ``diff**2`` (|diff| > 1e19 in
+    float32) where the quotient is representable."""
+    return jnp.square(diff / jnp.sqrt(var))
+
+
 def _reduce(values: jax.Array, axis: int | None) -> jax.Array:
     if axis is None:
         return values
@@ -91,7 +97,7 @@ def gaussian_kl(
         values = 0.5 * (lv_q - lv_p + jnp.exp(lv_p - lv_q) + _scaled_square(diff, lv_q) - 1.0)
     else:
         v_p, v_q = a["var_p"], a["var_q"]
-        values = 0.5 * (jnp.log(v_q) - jnp.log(v_p) + (v_p + jnp.square(diff)) / v_q - 1.0)
+        values = 0.5 * (jnp.log(v_q) - jnp.log(v_p) + v_p / v_q + _over_var(diff, v_q) - 1.0)
     return _reduce(values, axis)
 
 
@@ -131,7 +137,7 @@ def gaussian_cross_entropy(
         values = 0.5 * (_LOG_2PI + lv_q + jnp.exp(lv_p - lv_q) + _scaled_square(diff, lv_q))
     else:
         v_p, v_q = a["var_p"], a["var_q"]
-        values = 0.5 * (_LOG_2PI + jnp.log(v_q) + (v_p + jnp.square(diff)) / v_q)
+        values = 0.5 * (_LOG_2PI + jnp.log(v_q) + v_p / v_q + _over_var(diff, v_q))
     return _reduce(values, axis)
 
 
@@ -190,5 +196,5 @@ def gaussian_nll(
     if log_variance:
         values = 0.5 * (_LOG_2PI + a["var"] + _scaled_square(diff, a["var"]))
     else:
-        values = 0.5 * (_LOG_2PI + jnp.log(a["var"]) + jnp.square(diff) / a["var"])
+        values = 0.5 * (_LOG_2PI + jnp.log(a["var"]) + _over_var(diff, a["var"]))
     return _reduce(values, axis)

@@ -55,7 +55,8 @@ def reduce_loss(
         NaN, is replaced by 0).
 
     Returns:
-      A scalar for ``"mean"``/``"sum"``, ``losses.shape`` for ``"none"``.
+      A scalar for ``"mean"``/``"sum"``, ``losses.shape`` for ``"none"``; float32 (at least:
+      bf16/f16 losses are summed in float32).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -68,6 +69,8 @@ def reduce_loss(
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     losses = as_float_array(losses, "losses")
+    # sums in float32 at least: a float16 sum overflows at 65504, a bf16 one keeps 3 digits
+    losses = losses.astype(jnp.promote_types(losses.dtype, jnp.float32))
     if where is not None:
         where = jnp.asarray(where)
         if where.dtype != jnp.bool_:

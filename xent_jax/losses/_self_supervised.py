@@ -30,9 +30,10 @@ def ntxent(
 
     as in optax (norms clipped below at :math:`\sqrt{\epsilon}`, machine epsilon of the input
     dtype). The similarities come from one matrix product of the unit vectors (optax forms a
-    ``[batch, batch, features]`` array), computed in float32 (at least) at full precision; the
-    softplus form is exact for any temperature. A batch without a positive pair gives 0 (optax:
-    NaN from 0/0) with gradient 0.
+    ``[batch, batch, features]`` array), computed in float32 (at least) at full precision; norms
+    are computed without overflow (optax's squared norms overflow above about 1e19 in float32
+    and every similarity becomes 0); the softplus form is exact for any temperature. A batch
+    without a positive pair gives 0 (optax: NaN from 0/0) with gradient 0.
 
     Args:
       embeddings: floating ``[batch, features]``.
@@ -75,8 +76,13 @@ def ntxent(
     temp = jnp.asarray(temperature, dtype)
     check_finite(e, "embeddings")
     value_check(temp > 0, "temperature must be positive")
-    norm = jnp.sqrt(jnp.maximum(jnp.sum(e * e, axis=-1, keepdims=True), eps))
-    unit = e / norm
+    # ||e|| as a * ||e / a|| with a = max |e_k|: e * e would overflow for |e| > 1e19 in float32
+    # (optax's cosine similarity then returns 0 for every pair); the clip is optax's.
+    a = jnp.max(jnp.abs(e), axis=-1, keepdims=True)
+    a_safe = jnp.where((a > 0) & jnp.isfinite(a), a, 1.0)
+    scaled = e / a_safe
+    norm = a_safe * jnp.sqrt(jnp.sum(scaled * scaled, axis=-1, keepdims=True))
+    unit = e / jnp.maximum(norm, jnp.sqrt(eps))
     sim = (
         lax.dot_general(unit, unit, (((1,), (1,)), ((), ())), precision=lax.Precision.HIGHEST)
         / temp
@@ -93,7 +99,8 @@ def ntxent(
     has_negative = jnp.any(negative, axis=-1, keepdims=True)  # structural: NaN stays NaN
     lse_neg = m + jnp.log(jnp.where(has_negative, total, 1.0))
     gap = jnp.where(has_negative, lse_neg - sim, 0.0)
-    pair = jnp.where(positive & has_negative, jax.nn.softplus(gap), 0.0)
+    # a row without negatives has pair losses exactly 0 (0 * sim keeps a NaN similarity NaN)
+    pair = jnp.where(positive, jnp.where(has_negative, jax.nn.softplus(gap), 0.0 * sim), 0.0)
     count = jnp.sum(positive).astype(dtype)
     nonempty = count > 0
     return jnp.where(nonempty, jnp.sum(pair) / jnp.where(nonempty, count, 1.0), 0.0)

@@ -59,7 +59,20 @@ def _check_values(x: jax.Array, y: jax.Array, where: jax.Array | None = None) ->
 
 
 def _bce(x: jax.Array, y: jax.Array, pos: jax.Array) -> jax.Array:
-    return -(_times_log(pos, jax.nn.log_sigmoid(x)) + _times_log(1.0 - y, jax.nn.log_sigmoid(-x)))
+    """``pos * softplus(-x) + (1 - y) * softplus(x)`` sharing ``log1p(exp(-|x|))``.
+
+    One exponential and one ``log1p`` per entry (two ``log_sigmoid`` would take two of each);
+    ``0 * inf = 0`` at infinite logits, with finite gradients there.
+    """
+    neg = 1.0 - y
+    # |x| as max(x, -x): its derivative at 0 is 0 (jnp.abs has 1 there), so that together with
+    # the 1/2 of max(+-x, 0) at the tie the gradient at x = 0 is sigmoid(0) - y, exactly.
+    shared = jnp.log1p(jnp.exp(-jnp.maximum(x, -x)))
+    return (
+        _times_log(pos, jnp.maximum(-x, 0.0))
+        + _times_log(neg, jnp.maximum(x, 0.0))
+        + (pos + neg) * shared
+    )
 
 
 def sigmoid_binary_cross_entropy(
