@@ -1,140 +1,107 @@
 """Adversarial robustness of standard and PGD-trained MLP and CNN classifiers.
 
-Trains each model with the engine's ``fit`` (plain cross-entropy, or the PGD adversarial-training
-step of :func:`xent_jax.attacks.adversarial_training_step`), then measures robust accuracy versus
-budget for FGSM, PGD-10, PGD-100 with restarts, APGD-CE and APGD-DLR under L-inf and L2 with
-:func:`xent_jax.attacks.robustness_curves`. Writes ``robustness.png`` and ``table.md``; training
-checkpoints and per-model results are kept in ``out_dir`` so that re-running resumes. The
-configuration, command, runtime and expected result are in ``configs/adversarial.py``.
+Protocol (one seed): a seeded split into training and test images, and a validation split carved
+from the training part. Each model is trained by ``fit`` with plain cross-entropy
+(``xent_jax.recipes.classifier_training``) or PGD adversarial training
+(``xent_jax.recipes.adversarial_training``); the number of steps is chosen on validation (clean
+accuracy for standard training, PGD robust accuracy at the training budget for PGD-AT: early
+stopping against robust overfitting). The test split is read once, by the chosen model: clean
+accuracy and robust accuracy versus budget for FGSM, PGD-10, PGD-100 with restarts, APGD-CE and
+APGD-DLR under L-inf and L2 (``xent_jax.attacks.robustness_curves``: every attack point checked
+against its ball and box), with the per-example worst case over attacks. Baseline: the majority
+class (a constant predictor, robust at every budget). Config, command and expected cost:
+``configs/adversarial.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import pathlib
-
 NAME = "adversarial"
 DESCRIPTION = "FGSM/PGD/APGD robust accuracy vs eps of standard and PGD-trained MLP and CNN"
 ORDER = 60
+CONFIG = "adversarial"
+
+TRAININGS = ("standard", "pgd_at")
 
 
-def _config(size: str) -> dict:
-    path = pathlib.Path(__file__).with_name("configs") / "adversarial.py"
-    spec = importlib.util.spec_from_file_location("xent_configs.adversarial", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(size)
-
-
-def _data(cfg: dict, seed: int):
-    import numpy as np
-
+def _data(cfg, seed):
     from xent_jax.data import load_digits, load_mnist10k, train_test_split
 
-    images, labels = load_mnist10k() if cfg["dataset"] == "mnist10k" else load_digits()
-    if cfg["n_limit"]:
-        perm = np.random.default_rng(seed).permutation(len(labels))[: cfg["n_limit"]]
-        images, labels = images[perm], labels[perm]
-    return train_test_split(images, labels, n_train=cfg["n_train"], seed=seed)
+    x, y = load_mnist10k() if cfg.dataset == "mnist10k" else load_digits()
+    if cfg.n_limit:
+        (x, y), _ = train_test_split(x, y, n_train=cfg.n_limit, seed=seed + 1)
+    (x_tr, y_tr), test = train_test_split(x, y, n_train=cfg.n_train, seed=seed)
+    n_fit = len(y_tr) - int(round(cfg.val_fraction * len(y_tr)))
+    fit, val = train_test_split(x_tr, y_tr, n_train=n_fit, seed=seed)
+    return fit, val, test
 
 
-def _build(arch: str, cfg: dict, side: int, seed: int):
+def _model(arch, cfg, side, seed):
     from flax import nnx
 
     from xent_jax.models import CNN, MLP
 
-    rngs = nnx.Rngs(seed)
     if arch == "mlp":
-        return MLP(side * side, tuple(cfg["mlp_hidden"]), 10, flatten=True, rngs=rngs)
-    return CNN(10, widths=tuple(cfg["cnn_widths"]), rngs=rngs)
+        return MLP(side * side, tuple(cfg.mlp_hidden), 10, flatten=True, rngs=nnx.Rngs(seed))
+    return CNN(10, widths=tuple(cfg.cnn_widths), rngs=nnx.Rngs(seed))
 
 
-def _train(model, training: str, train, cfg: dict, ckpt_dir: pathlib.Path, seed: int):
-    """Trains with mean cross-entropy or PGD-AT through ``fit``; returns the model in eval mode."""
-    import optax
-    from flax import nnx
+def _train_and_attack(run, arch, training, index, data):
+    import jax
 
-    from xent_jax.attacks import adversarial_training_step
-    from xent_jax.train import (
-        classification_step,
-        fit,
-        init_classifier_state,
-        make_batch_fn,
-        merge_model,
-    )
+    from xent_jax.attacks import attack_suite, robustness_curves
+    from xent_jax.recipes import adversarial_training, choose_steps, classifier_training
 
-    tx = optax.adam(cfg["learning_rate"])
-    graphdef, state = init_classifier_state(model, tx)
+    cfg = run.config
+    (x_fit, y_fit), (x_val, y_val), (x_te, y_te) = data
+    key = jax.random.fold_in(run.key, index)  # standard and PGD-AT: same data order and init
+    net = _model(arch, cfg, x_fit.shape[1], run.seed)
+    kw = dict(key=key, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate)
     if training == "standard":
-        step = classification_step(graphdef, tx)
+        job = classifier_training(net, x_fit, y_fit, **kw)
+
+        def score(state):
+            return job.evaluate(state, x_val, y_val)["accuracy"]
     else:
+        job = adversarial_training(net, x_fit, y_fit, eps=cfg.at_eps, attack_steps=cfg.at_steps,
+                                   **kw)  # fmt: skip
+        pgd = attack_suite("linf", key=jax.random.fold_in(key, 1), pgd_steps=cfg.pgd_steps,
+                           kinds=("pgd",))  # fmt: skip
+        xv, yv = x_val[: cfg.n_val_attack], y_val[: cfg.n_val_attack]
 
-        def apply(params, state, x):
-            return nnx.merge(graphdef, params, state["rest"])(x)
+        def score(state):
+            curves = robustness_curves(job.logits_fn(state), xv, yv, pgd, epsilons=[cfg.at_eps],
+                                       batch_size=cfg.attack_batch)  # fmt: skip
+            return curves["worst case"][0]
 
-        step = adversarial_training_step(apply, tx, eps=cfg["at_eps"], steps=cfg["at_steps"])
-    result = fit(
-        step,
-        state,
-        make_batch_fn(train, batch_size=cfg["batch_size"], seed=seed),
-        num_steps=cfg["train_steps"],
-        key=seed,
-        ckpt_dir=ckpt_dir,
-        ckpt_every=cfg["ckpt_every"],
-        metrics_path=ckpt_dir.parent / f"{ckpt_dir.name}.jsonl",
-        desc=ckpt_dir.name,
-    )
-    model = merge_model(graphdef, result.state)
-    model.eval()
-    return model
-
-
-def _plot(results: dict, cfg: dict, path: pathlib.Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(results)
-    norms = cfg["norms"]
-    fig, axes = plt.subplots(
-        len(norms), len(names), figsize=(3.2 * len(names), 2.8 * len(norms)), squeeze=False
-    )
-    for col, name in enumerate(names):
-        for row, norm in enumerate(norms):
-            ax = axes[row][col]
-            eps = cfg[f"{norm}_eps"]
-            for attack, acc in results[name][norm].items():
-                style = "k--" if attack == "worst case" else "-o"
-                ax.plot(eps, [100 * a for a in acc], style, label=attack, ms=3)
-            ax.set_title(f"{name} ({'L-inf' if norm == 'linf' else 'L2'})", fontsize=9)
-            ax.set_xlabel("eps")
-            ax.set_ylim(-2, 102)
-            ax.grid(alpha=0.3)
-            if col == 0:
-                ax.set_ylabel("robust accuracy (%)")
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _table(results: dict, cfg: dict) -> str:
-    lines = []
-    for norm in cfg["norms"]:
+    name = f"{arch}_{training}"
+    steps, state, scores = choose_steps(
+        lambda s: run.fit(job.step, job.state, job.batch_fn, name=name, key=key, steps=s,
+                          max_to_keep=len(cfg.steps_grid)),
+        cfg.steps_grid,
+        score,
+    )  # fmt: skip
+    model = job.logits_fn(state)  # the test split, read once by the chosen model
+    x_att, y_att = x_te[: cfg.n_attack], y_te[: cfg.n_attack]
+    out = {
+        "steps": steps,
+        "val_score": scores[steps],
+        "val_scores": [scores[s] for s in sorted(scores)],
+        "clean_accuracy": job.evaluate(state, x_te, y_te)["accuracy"],
+        "curves": {},
+    }
+    for j, norm in enumerate(cfg.norms):
+        suite = attack_suite(
+            norm, key=jax.random.fold_in(run.key, 100 + j), pgd_steps=cfg.pgd_steps,
+            strong_steps=cfg.strong_steps, restarts=cfg.restarts, apgd_steps=cfg.apgd_steps,
+            kinds=cfg.attacks,
+        )  # fmt: skip
         eps = cfg[f"{norm}_eps"]
-        lines.append(f"\n{'L-inf' if norm == 'linf' else 'L2'} robust accuracy (%)\n")
-        lines.append("| model | attack | " + " | ".join(f"eps {e:g}" for e in eps) + " |")
-        lines.append("|---|---|" + "---|" * len(eps))
-        for name, res in results.items():
-            lines.append(
-                f"| {name} | clean | {100 * res['clean_accuracy']:.1f} |" + " |" * (len(eps) - 1)
-            )
-            for attack, acc in res[norm].items():
-                cells = " | ".join(f"{100 * a:.1f}" for a in acc)
-                lines.append(f"| {name} | {attack} | {cells} |")
-    return "\n".join(lines) + "\n"
+        curves = robustness_curves(model, x_att, y_att, suite, epsilons=eps,
+                                   batch_size=cfg.attack_batch, progress=run.progress)  # fmt: skip
+        out["curves"][norm] = curves
+        out[f"worst_{norm}"] = {f"{e:g}": a for e, a in zip(eps, curves["worst case"], strict=True)}
+        out[f"ordering_{norm}"] = ordering_holds(curves)
+    return out
 
 
 def ordering_holds(curves: dict, tolerance: float = 0.0) -> bool:
@@ -155,78 +122,90 @@ def ordering_holds(curves: dict, tolerance: float = 0.0) -> bool:
     )
 
 
-def run(out_dir: pathlib.Path, *, size: str = "full", seed: int = 0) -> dict:
-    import jax
+def run(run):
     import numpy as np
 
-    from xent_jax.attacks import attack_suite, robustness_curves
-
-    cfg = _config(size)
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    train, (x_test, y_test) = _data(cfg, seed)
-    x_att, y_att = x_test[: cfg["n_attack"]], y_test[: cfg["n_attack"]]
-    side = train[0].shape[1]
-    results: dict = {}
-    for arch in cfg["archs"]:
-        for training in ("standard", "pgd_at"):
+    cfg = run.config
+    data = _data(cfg, run.seed)
+    models = {}
+    for i, arch in enumerate(cfg.archs):
+        for training in TRAININGS:
             name = f"{arch}_{training}"
-            cache = out_dir / f"results_{name}.json"
-            if cache.exists():
-                results[name] = json.loads(cache.read_text())
-                continue
-            model = _build(arch, cfg, side, seed)
-            model = _train(model, training, train, cfg, out_dir / f"ckpt_{name}", seed)
-            clean = float(np.mean(np.argmax(np.asarray(model(x_test)), -1) == y_test))
-            res: dict = {"clean_accuracy": clean}
-            for norm in cfg["norms"]:
-                suite = attack_suite(
-                    norm,
-                    key=jax.random.key(seed),
-                    pgd_steps=cfg["pgd_steps"],
-                    strong_steps=cfg["strong_steps"],
-                    restarts=cfg["restarts"],
-                    apgd_steps=cfg["apgd_steps"],
-                    kinds=cfg["attacks"],
-                )
-                res[norm] = robustness_curves(
-                    model,
-                    x_att,
-                    y_att,
-                    suite,
-                    epsilons=cfg[f"{norm}_eps"],
-                    batch_size=cfg["attack_batch"],
-                    progress=True,
-                )
-            for norm in cfg["norms"]:
-                res[f"ordering_{norm}"] = ordering_holds(res[norm])
-            cache.write_text(json.dumps(res, indent=1))
-            results[name] = res
-    _plot(results, cfg, out_dir / "robustness.png")
-    (out_dir / "table.md").write_text(_table(results, cfg))
+            models[name] = run.cached(
+                name, lambda arch=arch, training=training, i=i: _train_and_attack(
+                    run, arch, training, i, data)
+            )  # fmt: skip
+    (_, y_fit), (_, y_val), (_, y_te) = data
+    majority = int(np.bincount(y_fit).argmax())
     return {
-        "dataset": cfg["dataset"],
-        "n_attack": int(len(y_att)),
-        "linf_eps": list(cfg["linf_eps"]),
-        "l2_eps": list(cfg["l2_eps"]),
-        "at_eps": cfg["at_eps"],
-        "models": results,
+        "dataset": cfg.dataset,
+        "n_fit": len(y_fit),
+        "n_val": len(y_val),
+        "n_test": len(y_te),
+        "n_attack": min(cfg.n_attack, len(y_te)),
+        "majority_accuracy": float(np.mean(y_te[: cfg.n_attack] == majority)),
+        "models": models,
     }
 
 
-def headline(metrics: dict) -> str:
-    models = metrics["models"]
-    eps = metrics["linf_eps"]
-    i = eps.index(0.3) if 0.3 in eps else len(eps) - 1
+def _headline_eps(cfg) -> float:
+    eps = list(cfg.linf_eps)
+    return 0.3 if 0.3 in eps else eps[-1]
 
+
+def summarize(summary):
+    import numpy as np
+
+    from xent_jax.experiment import figure
+
+    cfg, names = summary.config, list(summary.first["models"])
+    norms = list(cfg.norms)
+    fig, axes = figure(len(norms), len(names), figsize=(3.2 * len(names), 2.8 * len(norms)))
+    for col, name in enumerate(names):
+        for row, norm in enumerate(norms):
+            ax, eps = axes[row, col], list(cfg[f"{norm}_eps"])
+            for attack in summary.first["models"][name]["curves"][norm]:
+                runs = [m["models"][name]["curves"][norm][attack] for m in summary.per_seed]
+                style = "k--" if attack == "worst case" else "-o"
+                ax.plot(eps, 100 * np.mean(runs, axis=0), style, label=attack, ms=3)
+            ivs = [summary.interval(f"models/{name}/worst_{norm}/{e:g}") for e in eps]
+            ax.fill_between(eps, [100 * iv.low for iv in ivs], [100 * iv.high for iv in ivs],
+                            color="k", alpha=0.1, lw=0)  # fmt: skip
+            ax.axhline(100 * summary.mean("majority_accuracy"), color="grey", ls=":", lw=1)
+            ax.set_title(f"{name} ({'L-inf' if norm == 'linf' else 'L2'})", fontsize=9)
+            ax.set_xlabel("eps")
+            ax.set_ylim(-2, 102)
+            ax.grid(alpha=0.3)
+            if col == 0:
+                ax.set_ylabel("robust accuracy (%)")
+    axes[0, 0].legend(fontsize=7)
+    summary.save_figure(fig, "robustness")
+    for norm in norms:
+        eps = list(cfg[f"{norm}_eps"])
+        summary.lines += [
+            f"{'L-inf' if norm == 'linf' else 'L2'} robust accuracy (%), worst case over attacks, "
+            f"mean [95% interval] over seeds; majority class "
+            f"{summary.fmt('majority_accuracy', scale=100)}% at every budget.",
+            "",
+            "| model | steps | clean | " + " | ".join(f"eps {e:g}" for e in eps) + " |",
+            "|---|---|---|" + "---|" * len(eps),
+        ]
+        for name in names:
+            cells = [summary.fmt(f"models/{name}/worst_{norm}/{e:g}", scale=100) for e in eps]
+            steps = "/".join(str(int(v)) for v in summary.values(f"models/{name}/steps"))
+            clean = summary.fmt(f"models/{name}/clean_accuracy", scale=100)
+            summary.lines.append(f"| {name} | {steps} | {clean} | " + " | ".join(cells) + " |")
+        summary.lines.append("")
+
+
+def headline(summary) -> str:
+    e = _headline_eps(summary.config)
     parts = []
-    for arch in ("mlp", "cnn"):
-        if f"{arch}_standard" in models:
-            std, at = (
-                100 * models[f"{arch}_{t}"]["linf"]["worst case"][i] for t in ("standard", "pgd_at")
-            )
-            parts.append(f"{arch.upper()} {std:.1f}% -> PGD-AT {at:.1f}%")
+    for arch in summary.config.archs:
+        std, at = (summary.fmt(f"models/{arch}_{t}/worst_linf/{e:g}", scale=100) for t in TRAININGS)
+        parts.append(f"{arch.upper()} {std}% -> PGD-AT {at}%")
     return (
-        f"{metrics['dataset']}: robust accuracy at L-inf eps {eps[i]:g}, worst over attacks: "
+        f"{summary.config.dataset}: robust accuracy at L-inf eps {e:g}, worst over attacks: "
         + ", ".join(parts)
+        + f" (majority {summary.fmt('majority_accuracy', scale=100)}%)"
     )

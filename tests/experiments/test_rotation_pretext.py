@@ -45,7 +45,7 @@ def test_rotation_tiny(run_tiny):
     assert (cache / "budget_1.json").exists() and (cache / "features.npz").exists()
     again, _ = run_tiny("rotation")  # checkpoints and caches: the same numbers
     assert again["per_seed"] == metrics["per_seed"]
-    other, _ = run_tiny("rotation", seeds=2, out=folder.parent / "two")
+    other, _ = run_tiny("rotation", seeds=2)  # the same folder: seed 0 cached, seed 1 new
     assert other["seeds"] == [0, 1] and other["per_seed"][0] == metrics["per_seed"][0]
     assert other["per_seed"][1]["budgets"] != metrics["per_seed"][0]["budgets"]  # not reused
 

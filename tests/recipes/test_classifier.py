@@ -116,6 +116,11 @@ def test_classifier_training_is_what_train_classifier_runs():
     assert _bits(res.state) == _bits(ref.state)
     assert res.eval == ref.eval == job.evaluate(res.state, x[:8], y[:8])
     np.testing.assert_array_equal(job.model(res.state)(x), model(x))
+    # logits_fn: the same function as a partial over host arrays, static part compared by value
+    fn, again_fn = job.logits_fn(res.state), job.logits_fn(job.state)
+    np.testing.assert_allclose(fn(x), model(x), rtol=1e-6, atol=1e-6)
+    assert fn.func == again_fn.func and hash(fn.func) == hash(again_fn.func)
+    assert all(isinstance(a, np.ndarray) for a in jax.tree.leaves(fn.args))
     # equal settings give equal (hashable) steps: compiled chunks are shared across runs
     again = classifier_training(MLP(5, (8,), 2, rngs=nnx.Rngs(1)), x, y, **kw)
     assert again.step == job.step and hash(again.step) == hash(job.step)

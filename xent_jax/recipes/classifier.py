@@ -281,6 +281,29 @@ class ClassifierTraining:
         """:func:`evaluate_classifier` of ``state`` on ``(images, labels)``."""
         return evaluate_classifier(self.graphdef, state, images, labels)
 
+    def logits_fn(self, state: dict[str, Any]) -> Callable[[jax.Array], jax.Array]:
+        """``x -> logits`` of ``state`` for attacks and evaluators (a ``functools.partial``).
+
+        Its parameters are traced and its static part is the graphdef, compared by value, so
+        the compiled code of an attack (:mod:`xent_jax.attacks`) is shared by every state of
+        this architecture (an NNX module object would compile once per object). The arrays are
+        handed over as host (numpy) copies, so states restored from a checkpoint (committed to a
+        device) and states fresh from ``fit`` do not compile separately.
+        """
+        params, rest = jax.tree.map(np.asarray, (state["params"], state["rest"]))
+        return functools.partial(_Logits(self.graphdef), params, rest)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Logits:
+    # (params, rest, x) -> logits; hashable by its graphdef.
+    graphdef: nnx.GraphDef
+
+    def __call__(self, params, rest, x):
+        model = nnx.merge(self.graphdef, params, rest)
+        model.eval()
+        return model(x)
+
 
 def classifier_training(
     model: nnx.Module,
