@@ -3,7 +3,7 @@
 The losses (``xent_jax.losses``) are re-exported here, so ``import xent_jax as xj`` then
 ``xj.softmax_cross_entropy_with_integer_labels(logits, labels)`` works like optax. The attacks
 (``xent_jax.attacks``) are re-exported too. Subpackages that need Flax (``models``, ``train``) and
-the data, task, statistics and biology helpers load on first access: ``xent_jax.models.CNN``.
+the data, task, evaluation and biology helpers load on first access: ``xent_jax.models.CNN``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ globals().update({name: getattr(losses, name) for name in _loss_names})
 
 __version__ = "0.1.0"
 
-_LAZY = ("bio", "data", "models", "stats", "tasks", "train")
+_LAZY = ("bio", "data", "eval", "models", "tasks", "train")
 
 
 def __getattr__(name: str) -> Any:

@@ -68,17 +68,12 @@ def test_read_idx_round_trip_and_bad_header(tmp_path):
         im.read_idx(short)
 
 
-def test_split_and_per_class_subset():
+def test_train_test_split():
     x = np.arange(20, dtype=np.float32).reshape(20, 1, 1, 1)
     y = np.repeat(np.arange(4), 5).astype(np.int32)
     (xtr, ytr), (xte, yte) = im.train_test_split(x, y, n_train=15, seed=1)
     assert len(ytr) == 15 and len(yte) == 5
     assert sorted(np.concatenate([xtr, xte]).ravel().tolist()) == list(range(20))
     np.testing.assert_array_equal(xtr.ravel().astype(int) // 5, ytr)  # pairs stay together
-    idx = im.per_class_subset(y, 2, seed=3)
-    assert np.all(np.bincount(y[idx]) == 2) and len(set(idx.tolist())) == 8
-    np.testing.assert_array_equal(idx, im.per_class_subset(y, 2, seed=3))
-    with pytest.raises(ValueError, match="fewer than"):
-        im.per_class_subset(y, 6)
     with pytest.raises(ValueError, match="n_train"):
         im.train_test_split(x, y, n_train=20)

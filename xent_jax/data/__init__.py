@@ -4,7 +4,6 @@ from xent_jax.data.images import (
     load_digits,
     load_mnist5k,
     load_mnist10k,
-    per_class_subset,
     read_idx,
     train_test_split,
 )
@@ -60,7 +59,6 @@ __all__ = [
     "load_digits",
     "load_mnist5k",
     "load_mnist10k",
-    "per_class_subset",
     "read_idx",
     "train_test_split",
     "SCL_CLASSES",

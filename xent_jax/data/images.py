@@ -22,7 +22,6 @@ __all__ = [
     "load_mnist10k",
     "read_idx",
     "train_test_split",
-    "per_class_subset",
 ]
 
 
@@ -139,31 +138,3 @@ def train_test_split(
     perm = np.random.default_rng(seed).permutation(n)
     tr, te = perm[:n_train], perm[n_train:]
     return (images[tr], labels[tr]), (images[te], labels[te])
-
-
-def per_class_subset(labels: np.ndarray, n_per_class: int, *, seed: int = 0) -> np.ndarray:
-    """Indices of ``n_per_class`` random examples of every class present, sorted.
-
-    Args:
-      labels: int ``[N]``.
-      n_per_class: examples per class; each class must have at least that many.
-      seed: the draw.
-
-    Returns:
-      int64 ``[n_per_class * num_classes]`` indices into ``labels``.
-
-    Examples:
-      >>> per_class_subset(np.array([0, 0, 1, 1, 1]), 1, seed=0).shape
-      (2,)
-    """
-    labels = np.asarray(labels)
-    if n_per_class < 1:
-        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
-    rng = np.random.default_rng(seed)
-    out = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        if len(idx) < n_per_class:
-            raise ValueError(f"class {c} has {len(idx)} examples, fewer than {n_per_class}")
-        out.append(rng.choice(idx, size=n_per_class, replace=False))
-    return np.sort(np.concatenate(out))

@@ -11,6 +11,9 @@
   :func:`fewshot_probe` (a probe over draws, with its interval).
 * multi-label (``_multilabel.py``): :func:`class_sets`, :func:`sigmoid_sets`,
   :func:`set_metrics`, :func:`softmax_metrics`, :func:`f1_per_column`.
+* generative models (``_generative.py``): :func:`mode_coverage`,
+  :func:`classifier_two_sample_test` (a :class:`xent_jax.models.MLP` trained by the engine's
+  ``fit``), :func:`novelty`, :func:`uniqueness`, :func:`count_distribution`, :func:`marginal_kl`.
 * masked-LM perplexity (``_perplexity.py``): :func:`eval_batches`, :func:`masked_perplexity`
   (honest, training-style or shuffled-context; per-example sums and a bootstrap interval in
   :class:`MaskedPerplexity`), :func:`unigram_perplexity`, :func:`evaluate_heldout`.
@@ -19,6 +22,14 @@
 """
 
 from xent_jax.eval._fewshot import FewshotResult, fewshot_indices, fewshot_probe
+from xent_jax.eval._generative import (
+    classifier_two_sample_test,
+    count_distribution,
+    marginal_kl,
+    mode_coverage,
+    novelty,
+    uniqueness,
+)
 from xent_jax.eval._metrics import (
     Interval,
     ReliabilityBins,
@@ -54,19 +65,19 @@ from xent_jax.eval._standardize import standardize
 __all__ = [
     "EVAL_SEED",
     "EvalBatch",
-    "MaskedPerplexity",
-    "eval_batches",
-    "evaluate_heldout",
-    "masked_perplexity",
-    "unigram_perplexity",
     "FewshotResult",
     "Interval",
+    "MaskedPerplexity",
     "ReliabilityBins",
     "RidgeModel",
     "accuracy",
     "average_precision",
     "bootstrap_interval",
     "class_sets",
+    "classifier_two_sample_test",
+    "count_distribution",
+    "eval_batches",
+    "evaluate_heldout",
     "expected_calibration_error",
     "f1_per_column",
     "fewshot_indices",
@@ -74,7 +85,11 @@ __all__ = [
     "fit_linear_head",
     "group_folds",
     "linear_probe",
+    "marginal_kl",
+    "masked_perplexity",
     "mean_interval",
+    "mode_coverage",
+    "novelty",
     "predict_head",
     "r2_score",
     "reliability_bins",
@@ -86,4 +101,6 @@ __all__ = [
     "softmax_metrics",
     "standardize",
     "t_quantile",
+    "unigram_perplexity",
+    "uniqueness",
 ]

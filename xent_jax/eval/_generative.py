@@ -3,8 +3,9 @@
 * :func:`mode_coverage`: the VEEGAN protocol for Gaussian-mixture benchmarks. A sample is *high
   quality* when it lies within ``n_std`` (3) standard deviations of its nearest mode centre; a
   mode is *covered* when at least one high-quality sample is nearest to it.
-* :func:`classifier_two_sample_test`: train a small MLP with sigmoid cross-entropy to tell real
-  from generated samples, then report its held-out accuracy and cross-entropy. A perfect
+* :func:`classifier_two_sample_test`: train a small MLP (:class:`xent_jax.models.MLP`, through the
+  engine's :func:`xent_jax.train.fit`) with sigmoid cross-entropy to tell real from generated
+  samples, then report its held-out accuracy and cross-entropy. A perfect
   generator leaves the classifier at chance: accuracy 0.5 and cross-entropy ``ln 2 = 0.693``.
 * :func:`novelty`, :func:`uniqueness`, :func:`marginal_kl`, :func:`count_distribution`: simple
   statistics of generated discrete objects (formulas, element sets).
@@ -16,16 +17,22 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 from jax.typing import ArrayLike
 
-from xent_jax.losses.sigmoid import sigmoid_binary_cross_entropy
+from xent_jax._keys import as_key
+from xent_jax.eval._standardize import standardize
+from xent_jax.losses import sigmoid_binary_cross_entropy
+from xent_jax.models import MLP
 
 __all__ = [
     "classifier_two_sample_test",
@@ -84,65 +91,64 @@ def mode_coverage(
     }
 
 
-def _init_mlp(key: jax.Array, sizes: Sequence[int]) -> list[dict[str, jax.Array]]:
-    params = []
-    keys = jax.random.split(key, len(sizes) - 1)
-    for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True):
-        w = jax.random.normal(k, (a, b), jnp.float32) * jnp.sqrt(2.0 / a)
-        params.append({"w": w, "b": jnp.zeros((b,), jnp.float32)})
-    return params
+@functools.lru_cache(maxsize=16)
+def _adamw(learning_rate: float, weight_decay: float) -> optax.GradientTransformation:
+    # cached so equal settings give an equal (hashable) step and reuse its compiled chunks
+    return optax.adamw(learning_rate, weight_decay=weight_decay)
 
 
-def _mlp_logits(params, x):
-    h = x
-    for layer in params[:-1]:
-        h = jax.nn.relu(h @ layer["w"] + layer["b"][None, :])
-    return (h @ params[-1]["w"] + params[-1]["b"][None, :])[:, 0]
+@dataclasses.dataclass(frozen=True)
+class _TwoSampleStep:
+    """Full-batch AdamW step on the mean sigmoid cross-entropy; the data rides in the state."""
 
+    graphdef: nnx.GraphDef
+    tx: optax.GradientTransformation
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5))
-def _fit_mlp(params, x, y, steps, learning_rate, weight_decay):
-    """Full-batch AdamW on the mean sigmoid cross-entropy (jitted once per shape and setting)."""
-    tx = optax.adamw(learning_rate, weight_decay=weight_decay)
+    def __call__(self, state, batch, key):
+        del batch, key  # full batch, deterministic
 
-    def loss_fn(p):
-        return jnp.mean(sigmoid_binary_cross_entropy(_mlp_logits(p, x), y))
+        def loss_fn(params):
+            model = nnx.merge(self.graphdef, params, state["rest"])
+            logits = model(state["x"])[:, 0]
+            return jnp.mean(sigmoid_binary_cross_entropy(logits, state["y"]))
 
-    def body(carry, _):
-        p, s = carry
-        updates, s = tx.update(jax.grad(loss_fn)(p), s, p)
-        return (optax.apply_updates(p, updates), s), None
-
-    (params, _), _ = jax.lax.scan(body, (params, tx.init(params)), None, length=steps)
-    return params
+        loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+        updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        return {**state, "params": params, "opt_state": opt_state}, {"loss": loss}
 
 
 def classifier_two_sample_test(
     real: ArrayLike,
     fake: ArrayLike,
     *,
-    key: jax.Array,
+    key: Any,
     hidden: Sequence[int] = (128, 128),
     steps: int = 1000,
     learning_rate: float = 1e-3,
     weight_decay: float = 1e-4,
     test_fraction: float = 0.5,
+    steps_per_call: int = 100,
 ) -> dict[str, float]:
     """Classifier two-sample test: how well can an MLP tell real from generated samples?
 
     Both sets are cut to the same size ``n`` (so chance is exactly 0.5), shuffled and split into a
-    training part and a held-out part (``test_fraction``). An MLP (ReLU ``hidden`` layers) is
-    trained full-batch with AdamW on the mean sigmoid cross-entropy (label 1 = real) and scored
-    on the held-out part.
+    training part and a held-out part (``test_fraction``). Non-finite generated rows are set to 0.
+    Features are standardised with the training part's statistics
+    (:func:`xent_jax.eval.standardize`). A :class:`xent_jax.models.MLP` (ReLU ``hidden`` layers,
+    one output logit) is trained full-batch with AdamW on the mean sigmoid cross-entropy
+    (label 1 = real) through the engine's :func:`xent_jax.train.fit`, and scored on the held-out
+    part.
 
     Args:
       real: held-out real samples (never seen by the generator), shape ``[n_real, dim]``.
       fake: generated samples, shape ``[n_fake, dim]``.
-      key: PRNG key (split, initialisation).
+      key: PRNG key or int seed (subsampling, split, initialisation).
       hidden: hidden layer widths of the classifier.
       steps: full-batch AdamW steps.
       learning_rate, weight_decay: AdamW settings.
       test_fraction: share of each set held out for scoring.
+      steps_per_call: steps per compiled chunk of :func:`xent_jax.train.fit`.
 
     Returns:
       A dict: ``accuracy`` and ``cross_entropy`` (nats, mean) on the held-out part,
@@ -152,13 +158,15 @@ def classifier_two_sample_test(
       ValueError: for mismatched feature sizes, too few samples or a bad ``test_fraction``.
 
     Examples:
-      >>> import jax, numpy as np
+      >>> import numpy as np
       >>> rng = np.random.default_rng(0)
       >>> r = classifier_two_sample_test(rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 3,
-      ...                                key=jax.random.key(0), steps=200)
+      ...                                key=0, steps=200)
       >>> r["accuracy"] > 0.95
       True
     """
+    from xent_jax.train import fit  # the engine; imported here so eval loads without it
+
     real = np.asarray(real, dtype=np.float32)
     fake = np.asarray(fake, dtype=np.float32)
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
@@ -171,7 +179,7 @@ def classifier_two_sample_test(
     n_test = int(round(n * test_fraction))
     if n_test < 1 or n - n_test < 1:
         raise ValueError(f"need at least 2 samples of each kind, got {len(real)} and {len(fake)}")
-    k_real, k_fake, k_init = jax.random.split(key, 3)
+    k_real, k_fake, k_init, k_fit = jax.random.split(as_key(key, "key"), 4)
     real = real[np.asarray(jax.random.permutation(k_real, len(real)))[:n]]
     fake = fake[np.asarray(jax.random.permutation(k_fake, len(fake)))[:n]]
     finite = np.isfinite(fake).all(axis=1)
@@ -180,16 +188,33 @@ def classifier_two_sample_test(
     y_train = np.concatenate([np.ones(n - n_test), np.zeros(n - n_test)]).astype(np.float32)
     x_test = np.concatenate([real[:n_test], fake[:n_test]])
     y_test = np.concatenate([np.ones(n_test), np.zeros(n_test)]).astype(np.float32)
-    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
-    scale = np.where(std > 1e-6, std, 1.0)
-    x_train, x_test = (x_train - mean) / scale, (x_test - mean) / scale
+    x_train, x_test = standardize(x_train, x_test)
 
-    params = _init_mlp(k_init, (real.shape[1], *hidden, 1))
-    params = _fit_mlp(
-        params, jnp.asarray(x_train), jnp.asarray(y_train), steps, learning_rate, weight_decay
+    model = MLP(real.shape[1], tuple(hidden), 1, rngs=nnx.Rngs(params=k_init))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    params, rest = nnx.to_pure_dict(params), nnx.to_pure_dict(rest)
+    tx = _adamw(float(learning_rate), float(weight_decay))
+    state = {
+        "params": params,
+        "rest": rest,
+        "opt_state": tx.init(params),
+        "x": jnp.asarray(x_train),
+        "y": jnp.asarray(y_train),
+    }
+    result = fit(
+        _TwoSampleStep(graphdef, tx),
+        state,
+        None,
+        steps=steps,
+        key=k_fit,
+        steps_per_call=steps_per_call,
+        log_every=max(int(steps), 1),
+        progress=False,
+        desc="two-sample classifier",
     )
-    test_logits = _mlp_logits(params, jnp.asarray(x_test))
-    train_logits = _mlp_logits(params, jnp.asarray(x_train))
+    model = nnx.merge(graphdef, result.state["params"], result.state["rest"])
+    test_logits = model(jnp.asarray(x_test))[:, 0]
+    train_logits = model(jnp.asarray(x_train))[:, 0]
     ce = float(jnp.mean(sigmoid_binary_cross_entropy(test_logits, jnp.asarray(y_test))))
     return {
         "accuracy": float(np.mean((np.asarray(test_logits) > 0) == (y_test > 0.5))),
