@@ -76,3 +76,17 @@ def test_mlp_count_and_forward():
     assert flat(jnp.ones((3, 2, 2, 1))).shape == (3, 2)
     with pytest.raises(ValueError, match="end in 6"):
         mlp(jnp.ones((2, 5)))
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((4, (8,), 0), "out_features must be a positive int, got 0"),
+        ((None, (8,), 3), "in_features must be a positive int, got None"),
+        ((4, (1.5,), 3), "hidden must be a sequence of positive ints"),
+        ((4, 8, 3), "hidden must be a sequence of positive ints, got 8"),
+    ],
+)
+def test_mlp_rejects_degenerate_sizes_by_name(args, match):
+    with pytest.raises(ValueError, match=match):
+        MLP(*args, rngs=nnx.Rngs(0))

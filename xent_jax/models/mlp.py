@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import jax
+import numpy as np
 from flax import nnx
 
 __all__ = ["MLP"]
@@ -41,9 +42,14 @@ class MLP(nnx.Module):
         flatten: bool = False,
         rngs: nnx.Rngs,
     ):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(hidden, int | str) or not all(
+            isinstance(h, int | np.integer) and not isinstance(h, bool) and h >= 1 for h in hidden
+        ):
+            raise ValueError(f"hidden must be a sequence of positive ints, got {hidden!r}")
         dims = (int(in_features), *(int(h) for h in hidden), int(out_features))
-        if min(dims) < 1:
-            raise ValueError(f"layer sizes must be positive, got {dims}")
         self.in_features = dims[0]
         self.activation = activation
         self.flatten = flatten
