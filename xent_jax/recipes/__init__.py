@@ -7,6 +7,9 @@
   :func:`pretrain_rotation`), rotation accuracy, frozen features.
 - :mod:`xent_jax.recipes.adversarial_training`: the PGD adversarial-training step and
   :func:`adversarial_training` (a PGD-AT run for ``fit``).
+- :mod:`xent_jax.recipes.gan`: the alternating GAN step (:func:`gan_step`, two Adam optimisers,
+  R1, instance noise, label smoothing, cosine decay) with :func:`init_gan_state`, real-data
+  samplers drawn in the step (:func:`data_sampler`, :func:`mixture_sampler`) and :func:`sample`.
 - :mod:`xent_jax.recipes.mlm`: the protein masked-LM step, its bucketed batches, validation hook
   and builders (:func:`mlm_training` assembles a run for ``fit``), :func:`embed_sequences`.
 """
@@ -28,6 +31,16 @@ from xent_jax.recipes.classifier import (
     predict,
     train_classifier,
 )
+from xent_jax.recipes.gan import (
+    GAN,
+    GANConfig,
+    GANStep,
+    data_sampler,
+    gan_step,
+    init_gan_state,
+    mixture_sampler,
+    sample,
+)
 from xent_jax.recipes.mlm import (
     MLMTraining,
     embed_sequences,
@@ -45,6 +58,14 @@ from xent_jax.recipes.rotation import (
 )
 
 __all__ = [
+    "GAN",
+    "GANConfig",
+    "GANStep",
+    "data_sampler",
+    "gan_step",
+    "init_gan_state",
+    "mixture_sampler",
+    "sample",
     "MLMTraining",
     "embed_sequences",
     "mlm_batch_fn",
