@@ -13,6 +13,10 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 from xent_jax._paths import data_root  # noqa: E402
 
+# Scripts that tests run in a subprocess (kill-and-resume): they read sys.argv when imported,
+# so neither pytest nor --doctest-modules may import them.
+collect_ignore_glob = ["*/_*_script.py"]
+
 
 @pytest.fixture(params=["eager", "jit"])
 def variant(request):

@@ -9,7 +9,11 @@ a redirected name therefore runs xent_jax's code, including the reference values
 compute with the same module (e.g. ``_classification.softmax_cross_entropy`` as the reference of
 ``poly_loss_cross_entropy``). Test classes that use none of our names (optax's hinge, perceptron
 and triplet-margin losses, which are not cross-entropies) are reported as skipped with that
-reason. The module is skipped as a whole, with the reason, when the installed optax is not
+reason. optax's tests draw from numpy's global generator without a seed; each test here starts
+from ``np.random.seed(0)`` so that a run is reproducible. (Unseeded, ``test_mask`` draws an
+all-False mask about once in 32 runs and then calls the loss on zero classes: optax returns 0 there,
+xent_jax refuses zero classes with a named ValueError, as the reliability issue asks; see
+``test_zero_classes_refused_where_optax_returns_zero``.) The module is skipped as a whole, with the reason, when the installed optax is not
 0.2.8 or absl-py (which those files import) is missing.
 
 Also here: optax's ranking doctests (its ``load_tests``) against our ``ranking_softmax_loss``.
@@ -46,6 +50,7 @@ pytest.importorskip(
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 import xent_jax.losses as xl  # noqa: E402
@@ -152,6 +157,23 @@ LOADED: dict[str, type] = {}
 for _file in TEST_FILES:
     LOADED.update(_load(_file))
 globals().update(LOADED)  # pytest collects unittest.TestCase classes from the module namespace
+
+
+@pytest.fixture(autouse=True)
+def _seeded_numpy():
+    """optax's tests use ``np.random`` unseeded: start each from the same state."""
+    state = np.random.get_state()
+    np.random.seed(0)
+    yield
+    np.random.set_state(state)
+
+
+def test_zero_classes_refused_where_optax_returns_zero():
+    """The one documented difference: an empty class axis is an error here, 0.0 in optax."""
+    empty = np.zeros((0,), np.float32)
+    assert float(optax.losses.softmax_cross_entropy(empty, empty)) == 0.0
+    with pytest.raises(ValueError, match="at least one class"):
+        xl.softmax_cross_entropy(empty, empty)
 
 
 def test_every_redirected_name_is_exercised():

@@ -93,7 +93,7 @@ def fractions_from_formula(formula: str) -> np.ndarray:
 
     Examples:
       >>> f = fractions_from_formula("MgB2")
-      >>> round(f[ELEMENTS.index("B")], 4)
+      >>> round(float(f[ELEMENTS.index("B")]), 4)
       0.6667
     """
     vec = np.zeros(len(ELEMENTS))

@@ -79,7 +79,8 @@ def study_cache_dir(
 
     Examples:
       >>> cfg = ml_collections.ConfigDict({"steps": 3, "seeds": 1})
-      >>> study_cache_dir("out", "demo", cfg, 0).parts[-3:-2] == (config_hash({"steps": 3}),)
+      >>> path = study_cache_dir("out", "demo", cfg, 0)
+      >>> path.parts[-4:] == ("demo", "cache", config_hash({"steps": 3}), "seed_0")
       True
     """
     digest = config_hash(_hashable_config(config))
