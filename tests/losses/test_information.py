@@ -13,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xent_jax.losses import (
+    convex_kl_divergence,
     cross_entropy,
     cross_entropy_from_log_probs,
     entropy,
     entropy_from_log_probs,
+    generalized_kl_divergence,
     kl_divergence,
     kl_divergence_with_log_targets,
     relative_entropy,
@@ -138,3 +140,28 @@ def test_property_identity_and_gibbs(seed, n_zero, concentration):
 @jax.jit
 def _jit_all(p, q):
     return entropy(p), cross_entropy(p, q), relative_entropy(p, q)
+
+
+def test_generalized_kl_matches_reference_and_gradient(variant, dists):
+    p, q = dists
+    measure = p * 3.0  # unnormalised targets
+    log_q = np.log(np.where(q > 0, q, 1e-30)).astype(np.float32)
+    got = variant(generalized_kl_divergence)(log_q, measure)
+    t, lq = measure.astype(np.float64), log_q.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ref = np.sum(np.where(t > 0, t * (np.log(t) - lq), 0.0) + np.exp(lq) - t, -1)
+    np.testing.assert_allclose(got, ref, rtol=1e-5)
+    g = jax.grad(lambda lq: generalized_kl_divergence(lq, measure).sum())(jnp.asarray(log_q))
+    np.testing.assert_allclose(g, np.exp(lq) - t, atol=1e-5)
+    with pytest.warns(DeprecationWarning, match="generalized_kl_divergence"):
+        np.testing.assert_allclose(convex_kl_divergence(log_q, measure), got, rtol=1e-6)
+
+
+def test_kl_with_log_targets_gradients_at_minus_inf():
+    lq = jnp.log(jnp.array([0.2, 0.3, 0.5]))
+    lt = jnp.array([-jnp.inf, jnp.log(0.5), jnp.log(0.5)])
+    gq, gt = jax.grad(lambda a, b: kl_divergence_with_log_targets(a, b), argnums=(0, 1))(lq, lt)
+    np.testing.assert_allclose(gq, [0.0, -0.5, -0.5], atol=1e-7)
+    assert gt[0] == 0.0 and np.isfinite(gt).all()
+    jv = jax.jvp(lambda b: kl_divergence_with_log_targets(lq, b), (lt,), (jnp.ones(3),))[1]
+    assert np.isfinite(jv)

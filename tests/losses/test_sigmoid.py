@@ -9,8 +9,13 @@ import optax
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jax.test_util import check_grads
 
-from xent_jax.losses import multilabel_sigmoid_cross_entropy, sigmoid_binary_cross_entropy
+from xent_jax.losses import (
+    multilabel_sigmoid_cross_entropy,
+    sigmoid_binary_cross_entropy,
+    sigmoid_focal_loss,
+)
 
 
 def bce_reference(x, y, pos_weight=None):
@@ -146,3 +151,42 @@ def _jit_loss_grad(x, y):
     return sigmoid_binary_cross_entropy(x, y), jax.grad(
         lambda x: sigmoid_binary_cross_entropy(x, y).sum()
     )(x)
+
+
+def test_gradient_at_zero_logit_is_exact():
+    """Regression: with |x| written as jnp.abs the one-pass form had gradient 0 at x = 0."""
+    for y in (0.0, 0.3, 1.0):
+        g = jax.grad(lambda x, y=y: sigmoid_binary_cross_entropy(x, y))(0.0)
+        np.testing.assert_allclose(g, 0.5 - y, atol=1e-7)
+
+
+def focal_reference(x, y, gamma, alpha=None):
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    p = 1 / (1 + np.exp(-x))
+    ce = bce_reference(x, y)
+    w = (y * (1 - p) + (1 - y) * p) ** gamma
+    out = ce * w
+    return out if alpha is None else (alpha * y + (1 - alpha) * (1 - y)) * out
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_focal_matches_reference_and_gradients(variant, data, gamma):
+    x, y, _ = data
+    fn = variant(lambda x, y: sigmoid_focal_loss(x, y, gamma=gamma, alpha=0.25))
+    np.testing.assert_allclose(fn(x, y), focal_reference(x, y, gamma, 0.25), rtol=1e-5, atol=1e-7)
+    check_grads(lambda x: fn(x, y), (jnp.asarray(x),), order=1, modes=["rev"], atol=1e-2, rtol=1e-2)
+    if gamma == 0.0:
+        np.testing.assert_allclose(
+            sigmoid_focal_loss(x, y, gamma=0.0), sigmoid_binary_cross_entropy(x, y), rtol=1e-6
+        )
+
+
+def test_focal_extremes_finite_value_gradient_hessian():
+    x = jnp.array([100.0, -100.0, 75.0, -75.0, jnp.inf, -jnp.inf])
+    y = jnp.array([0.9, 0.1, 0.8, 0.2, 1.0, 0.0])
+    for gamma in (0.0, 0.5, 2.0):
+        f = lambda x, gamma=gamma: sigmoid_focal_loss(x, y, gamma=gamma).sum()  # noqa: E731
+        finite = x[:4]
+        assert np.isfinite(f(x)) and np.isfinite(jax.grad(f)(x)).all()
+        h = jax.hessian(lambda v, f=f: f(jnp.concatenate([v, x[4:]])))(finite)
+        assert np.isfinite(h).all()

@@ -10,9 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.experimental import checkify
+from jax.test_util import check_grads
 
 from xent_jax.losses import (
     checked,
+    poly_loss_cross_entropy,
+    safe_softmax_cross_entropy,
     softmax_cross_entropy,
     softmax_cross_entropy_with_integer_labels,
 )
@@ -423,3 +426,35 @@ def test_class_weight_gradient_is_finite_on_masked_rows(label_smoothing):
         ).sum()
     )(weights)
     np.testing.assert_allclose(g_masked, g_first, rtol=1e-6, atol=1e-7)
+
+
+def test_safe_and_poly_match_float64_and_gradients(variant, data):
+    z, _, _ = data
+    t = np.random.default_rng(5).dirichlet(np.ones(C), size=z.shape[0]).astype(np.float32)
+    logp = _log_softmax64(z)
+    np.testing.assert_allclose(
+        variant(safe_softmax_cross_entropy)(z, t), -(t * logp).sum(-1), rtol=1e-6
+    )
+    poly = variant(lambda z, t: poly_loss_cross_entropy(z, t, epsilon=1.5))
+    ref = -(t * logp).sum(-1) + 1.5 * (t * (1 - np.exp(logp))).sum(-1)
+    np.testing.assert_allclose(poly(z, t), ref, rtol=1e-6)
+    for f in (poly, softmax_cross_entropy):
+        check_grads(
+            lambda z, f=f: f(z, t),
+            (jnp.asarray(z),),
+            order=2,
+            modes=["rev", "fwd"],
+            atol=2e-2,
+            rtol=2e-2,
+        )
+        check_grads(
+            lambda t, f=f: f(jnp.asarray(z), t),
+            (jnp.asarray(t),),
+            order=1,
+            modes=["rev", "fwd"],
+            atol=2e-2,
+            rtol=2e-2,
+        )
+    # the label derivative of the soft-label CE is -log p
+    gt = jax.grad(lambda t: softmax_cross_entropy(z, t).sum())(jnp.asarray(t))
+    np.testing.assert_allclose(gt, -logp, rtol=1e-5)

@@ -60,7 +60,8 @@ def make_fenchel_young_loss(max_fun: Callable[..., Any]) -> Callable[..., jax.Ar
     where ``max_fun`` is :math:`\Omega^*` applied to the last axis (``logsumexp`` gives the
     softmax cross-entropy, a sparsemax-style max gives the sparsemax loss). As in optax, the loss
     takes ``(scores, targets, *args, **kwargs)`` with any number of leading dimensions, passes
-    the extra arguments to ``max_fun`` and reduces the last axis. ``max_fun`` sees the scores in
+    the extra arguments to ``max_fun`` (optax's silently drops keyword arguments and rejects
+    positional ones) and reduces the last axis. ``max_fun`` sees the scores in
     their own dtype, as in optax (upcast inside it for float32 arithmetic on bf16 scores; an
     upcast here would cost a float32 copy of the scores); the inner product is computed in
     float32 (at least), and a zero target next to a ``-inf`` score contributes 0 to it (optax:
@@ -85,14 +86,19 @@ def make_fenchel_young_loss(max_fun: Callable[..., Any]) -> Callable[..., jax.Ar
     """
     if not callable(max_fun):
         raise TypeError(f"max_fun must be callable, got {type(max_fun).__name__}")
-    max_fun_last_dim = jnp.vectorize(max_fun, signature="(n)->()")
 
     def fenchel_young_loss(scores, targets, *args, **kwargs):
         scores = as_float_array(scores, "scores")
         targets = jnp.asarray(targets)
         if not jnp.issubdtype(targets.dtype, jnp.floating):
             targets = targets.astype(compute_dtype(scores.dtype))
-        max_value = max_fun_last_dim(scores, *args, **kwargs)
+
+        # The extra arguments are bound before vectorising: ``jnp.vectorize`` drops keyword
+        # arguments silently (optax's loss ignores them) and refuses extra positional ones.
+        def max_last(s):
+            return max_fun(s, *args, **kwargs)
+
+        max_value = jnp.vectorize(max_last, signature="(n)->()")(scores)
         _, (t, s) = broadcast_arrays({"targets": targets, "scores": scores})
         return max_value - _dot_last(t, s)
 

@@ -81,7 +81,9 @@ def ntxent(
     a = jnp.max(jnp.abs(e), axis=-1, keepdims=True)
     a_safe = jnp.where((a > 0) & jnp.isfinite(a), a, 1.0)
     scaled = e / a_safe
-    norm = a_safe * jnp.sqrt(jnp.sum(scaled * scaled, axis=-1, keepdims=True))
+    squares = jnp.sum(scaled * scaled, axis=-1, keepdims=True)
+    nonzero = squares > 0  # a zero embedding: no sqrt(0) (its gradient would be NaN)
+    norm = jnp.where(nonzero, a_safe * jnp.sqrt(jnp.where(nonzero, squares, 1.0)), 0.0)
     unit = e / jnp.maximum(norm, jnp.sqrt(eps))
     sim = (
         lax.dot_general(unit, unit, (((1,), (1,)), ((), ())), precision=lax.Precision.HIGHEST)
