@@ -145,7 +145,8 @@ def run(run) -> dict:
     real = data_sampler(np.sqrt(train) if hellinger else train)
     res = run.fit(gan_step(gan, real), state, None, name="gan", steps=cfg.steps,
                   steps_per_call=cfg.steps_per_call, log_every=cfg.log_every,
-                  checkpoint_every=cfg.checkpoint_every)  # fmt: skip
+                  checkpoint_every=cfg.checkpoint_every,
+                  examples_per_step=cfg.batch_size)  # fmt: skip
 
     generated = sample(gan, res.state, jax.random.fold_in(run.key, 10_000), n_test)
     rng = np.random.default_rng(run.seed)  # the baselines' draws

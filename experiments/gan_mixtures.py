@@ -44,8 +44,13 @@ def _setup(cfg, name: str, loss: str, seed: int):
 
 
 def _fit_options(cfg) -> dict:
-    return dict(steps_per_call=cfg.steps_per_call, log_every=cfg.log_every,
-                checkpoint_every=cfg.checkpoint_every)  # fmt: skip
+    # examples_per_step: real samples per step, for the throughput shown and logged.
+    return {
+        "steps_per_call": cfg.steps_per_call,
+        "log_every": cfg.log_every,
+        "checkpoint_every": cfg.checkpoint_every,
+        "examples_per_step": cfg.batch_size,
+    }
 
 
 def _evaluate(run, gan, state, name: str, train: dict):
