@@ -13,8 +13,8 @@ reason. optax's tests draw from numpy's global generator without a seed; each te
 from ``np.random.seed(0)`` so that a run is reproducible. (Unseeded, ``test_mask`` draws an
 all-False mask about once in 32 runs and then calls the loss on zero classes: optax returns 0 there,
 xent_jax refuses zero classes with a named ValueError, as the reliability issue asks; see
-``test_zero_classes_refused_where_optax_returns_zero``.) The module is skipped as a whole, with the reason, when the installed optax is not
-0.2.8 or absl-py (which those files import) is missing.
+``test_zero_classes_refused_where_optax_returns_zero``.) The module is skipped as a whole, with
+the reason, when the installed optax is not 0.2.8 or absl-py (which those files import) is missing.
 
 Also here: optax's ranking doctests (its ``load_tests``) against our ``ranking_softmax_loss``.
 """

@@ -1,4 +1,4 @@
-"""Study logic as step functions and small builders, run by the one engine (:func:`xent_jax.train.fit`).
+"""Study logic as step functions and small builders, run by the engine (:func:`xent_jax.train.fit`).
 
 - :mod:`xent_jax.recipes.classifier`: NNX classifier state, the cross-entropy step, batched
   prediction and evaluation, :func:`classifier_training` (a run for ``fit``),
