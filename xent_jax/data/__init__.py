@@ -1,5 +1,10 @@
-"""Data loaders: bundled and shared data sets, each raising a clear error when absent."""
+"""Data loaders: bundled and shared data sets, each raising a clear error when absent.
 
+Loaders of files never drop a record silently: what they return carries a :class:`LoadReport`
+(rows read, kept and dropped by reason, with the first offending line numbers).
+"""
+
+from xent_jax.data._report import LoadReport
 from xent_jax.data.images import (
     load_digits,
     load_mnist5k,
@@ -36,6 +41,7 @@ from xent_jax.data.supercon import (
 )
 
 __all__ = [
+    "LoadReport",
     "MATERIALS",
     "MicrographSet",
     "load_micrographs",
