@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from xent_jax.bio import FastaFormatError, parse_fasta, read_fasta
@@ -48,6 +50,42 @@ def test_read_fasta_file(tmp_path):
     assert [r.id for r in read_fasta(path)] == ["P1", "P2"]
     with pytest.raises(FileNotFoundError):
         read_fasta(tmp_path / "missing.fasta")
+
+
+def test_gzip_is_read_by_its_magic_bytes(tmp_path):
+    plain = tmp_path / "a.fasta"
+    plain.write_text(GOOD)
+    expected = read_fasta(plain)
+    for name in ("a.fasta.gz", "a.fasta"):  # with or without the .gz suffix
+        path = tmp_path / "gz" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(gzip.compress(GOOD.encode()))
+        assert read_fasta(path) == expected
+    # the line numbers count the decompressed text
+    bad = tmp_path / "bad.fa.gz"
+    bad.write_bytes(gzip.compress(b">P1\nMK\nM1K\n"))
+    with pytest.raises(FastaFormatError, match=r"bad.fa.gz, line 3: invalid residue"):
+        read_fasta(bad)
+
+
+def test_truncated_gzip_names_file(tmp_path):
+    text = "".join(f">P{i} Nucleus-S\n{'MKVLAW' * (i % 7 + 1)}\n" for i in range(3000))
+    data = gzip.compress(text.encode())
+    path = tmp_path / "cut.fasta.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(FastaFormatError, match=r"cut.fasta.gz, line \d+: the gzip data stop"):
+        read_fasta(path)
+
+
+def test_latin1_text_names_file_and_line(tmp_path):
+    path = tmp_path / "latin1.fasta"
+    path.write_bytes(">P1 Nucleus-S\nMKV\n>P2 Noyau-S caf\xe9\nMW\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.fasta, line 3: not UTF-8 text: byte 0xe9") as e:
+        read_fasta(path)
+    assert isinstance(e.value, FastaFormatError) and e.value.line == 3
+    # the same file in UTF-8 reads, and a byte-order mark is not taken for sequence data
+    path.write_bytes("\ufeff>P1 Nucleus-S\nMKV\n>P2 Noyau-S caf\xe9\nMW\n".encode("utf-8"))
+    assert [r.description for r in read_fasta(path)] == ["Nucleus-S", "Noyau-S caf\xe9"]
 
 
 def test_reads_shared_deeploc_file(shared_data):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 
 from xent_jax.bio.vocab import RARE_AMINO_ACIDS, STANDARD_AMINO_ACIDS
@@ -115,8 +117,42 @@ def parse_fasta(lines: Iterable[str], *, source: str = "<lines>") -> Iterator[Fa
         yield finish()
 
 
+def _text_lines(path: str | os.PathLike) -> Iterator[str]:
+    """The lines of a UTF-8 text file, gunzipped when it starts with the gzip magic bytes.
+
+    A UTF-8 byte-order mark at the start is dropped. Text that is not UTF-8 raises
+    :class:`FastaFormatError` naming the file, line and byte; a truncated or corrupt gzip file
+    raises it naming the file and the line where the data stop.
+    """
+    source = str(path)
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    lineno = 0
+    try:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    yield raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                except UnicodeDecodeError as err:
+                    raise FastaFormatError(
+                        f"not UTF-8 text: byte {raw[err.start]:#04x} at byte {err.start + 1} of "
+                        f"the line ({err.reason}); convert the file to UTF-8",
+                        line=lineno,
+                        source=source,
+                    ) from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise FastaFormatError(
+            f"the gzip data stop or break here ({err}); is the file truncated?",
+            line=lineno + 1,
+            source=source,
+        ) from None
+
+
 def read_fasta(path: str | os.PathLike) -> list[FastaRecord]:
-    """Reads every record of a FASTA file.
+    """Reads every record of a FASTA file, plain or gzip-compressed.
+
+    Compression is detected from the file's first bytes (the gzip magic ``1f 8b``), not from
+    its name. The text must be UTF-8 (ASCII is).
 
     Args:
       path: the file path.
@@ -126,14 +162,17 @@ def read_fasta(path: str | os.PathLike) -> list[FastaRecord]:
 
     Raises:
       FileNotFoundError: if the file does not exist.
-      FastaFormatError: for a malformed record (see :func:`parse_fasta`).
+      FastaFormatError: (a ``ValueError``) for a malformed record (see :func:`parse_fasta`), text
+        that is not UTF-8 or a truncated gzip file, naming the file and line.
 
     Examples:
-      >>> import pathlib, tempfile
+      >>> import gzip, pathlib, tempfile
       >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.fasta"
       >>> _ = p.write_text(">P1 Nucleus-S\\nMKV\\n")
       >>> read_fasta(p)[0].description
       'Nucleus-S'
+      >>> _ = p.write_bytes(gzip.compress(b">P2 Cytoplasm-U\\nMW\\n"))
+      >>> read_fasta(p)[0].sequence
+      'MW'
     """
-    with open(path, encoding="utf-8") as fh:
-        return list(parse_fasta(fh, source=str(path)))
+    return list(parse_fasta(_text_lines(path), source=str(path)))
