@@ -68,6 +68,57 @@ def test_read_idx_round_trip_and_bad_header(tmp_path):
         im.read_idx(short)
 
 
+def _idx(arr: np.ndarray) -> bytes:
+    return bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+
+
+def test_read_idx_gzip_by_magic_bytes(tmp_path):
+    arr = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
+    path = tmp_path / "no-suffix-idx3-ubyte"  # gzipped, whatever its name says
+    path.write_bytes(gzip.compress(_idx(arr)))
+    np.testing.assert_array_equal(im.read_idx(path), arr)
+    two = tmp_path / "two-members.gz"  # concatenated gzip members are one stream
+    data = _idx(arr)
+    two.write_bytes(gzip.compress(data[:50]) + gzip.compress(data[50:]))
+    np.testing.assert_array_equal(im.read_idx(two), arr)
+
+
+def test_truncated_idx_names_file_and_sizes(tmp_path):
+    arr = np.random.default_rng(1).integers(0, 256, size=(300, 28, 28), dtype=np.uint8)
+    data = _idx(arr)
+    expected = 16 + arr.size
+    raw = tmp_path / "raw-idx3-ubyte"
+    raw.write_bytes(data[:-1000])
+    with pytest.raises(ValueError, match=rf"raw-idx3-ubyte: truncated IDX file: header says shape "
+                       rf"\(300, 28, 28\), so expected {expected} bytes \(16 header \+ "
+                       rf"{arr.size} data\), found {expected - 1000}$"):  # fmt: skip
+        im.read_idx(raw)
+    raw.write_bytes(data + b"\0")
+    with pytest.raises(ValueError, match=rf"too long IDX file.*found {expected + 1}"):
+        im.read_idx(raw)
+    raw.write_bytes(data[:10])
+    with pytest.raises(ValueError, match="raw-idx3-ubyte: truncated IDX header: 3 dimensions need "
+                       "16 header bytes, found 10"):  # fmt: skip
+        im.read_idx(raw)
+    raw.write_bytes(b"\0\0")
+    with pytest.raises(ValueError, match="expected at least 4 header bytes, found 2"):
+        im.read_idx(raw)
+    gz = tmp_path / "cut-idx3-ubyte.gz"  # a download cut short: the gzip stream ends early
+    whole = gzip.compress(data)
+    gz.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match=rf"cut-idx3-ubyte.gz: truncated IDX file: .*expected "
+                       rf"{expected} bytes .*found \d+ \(the gzip stream ends early"):  # fmt: skip
+        im.read_idx(gz)
+    gz.write_bytes(whole[:-4])  # only the size trailer missing: every byte there, still refused
+    with pytest.raises(ValueError, match=rf"found {expected} \(the gzip stream ends early"):
+        im.read_idx(gz)
+    bad = bytearray(whole)
+    bad[len(bad) // 2] ^= 0xFF
+    gz.write_bytes(bytes(bad))
+    with pytest.raises(ValueError, match="cut-idx3-ubyte.gz: corrupt gzip data"):
+        im.read_idx(gz)
+
+
 def test_train_test_split():
     x = np.arange(20, dtype=np.float32).reshape(20, 1, 1, 1)
     y = np.repeat(np.arange(4), 5).astype(np.int32)

@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import functools
-import gzip
 import struct
+import zlib
 
 import numpy as np
 
@@ -23,6 +23,8 @@ __all__ = [
     "read_idx",
     "train_test_split",
 ]
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _finish(images: np.ndarray, labels: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +74,26 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     return x.copy(), y.copy()
 
 
+def _gunzip(raw: bytes, path) -> tuple[bytes, bool]:
+    """Decompresses gzip data (every member); also says whether the stream ends early."""
+    parts = []
+    while raw[:2] == _GZIP_MAGIC:
+        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            parts.append(d.decompress(raw) + d.flush())
+        except zlib.error as err:
+            raise ValueError(f"{path}: corrupt gzip data ({err})") from None
+        if not d.eof:
+            return b"".join(parts), True
+        raw = d.unused_data
+    return b"".join(parts), False
+
+
 def read_idx(path) -> np.ndarray:
     """Reads an IDX file (optionally gzipped) of unsigned bytes into a numpy array.
+
+    Gzip is recognised by the file's first bytes, not by its name. The file must hold exactly
+    the bytes its header announces: ``4 + 4 * ndim`` header bytes, then one byte per value.
 
     Args:
       path: the ``.gz`` or raw IDX file.
@@ -82,21 +102,46 @@ def read_idx(path) -> np.ndarray:
       uint8 array with the shape stored in the header.
 
     Raises:
-      ValueError: when the header is not an unsigned-byte IDX header or the size disagrees.
+      ValueError: when the header is not an unsigned-byte IDX header, or the file (or its gzip
+        stream) is truncated or too long, naming the file with the expected and found sizes.
+
+    Examples:
+      >>> import pathlib, struct, tempfile
+      >>> p = pathlib.Path(tempfile.mkdtemp()) / "x-idx1-ubyte"
+      >>> _ = p.write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">I", 3) + bytes([7, 8, 9]))
+      >>> read_idx(p).tolist()
+      [7, 8, 9]
     """
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
+    with open(path, "rb") as f:
         raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+    cut = False
+    if raw[:2] == _GZIP_MAGIC:
+        raw, cut = _gunzip(raw, path)
+    ends = " (the gzip stream ends early: the file is truncated)" if cut else ""
+    if len(raw) < 4:
+        raise ValueError(
+            f"{path}: truncated IDX file: expected at least 4 header bytes, found {len(raw)}{ends}"
+        )
+    if raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path}: not an IDX file (bad magic {raw[:4]!r})")
     if raw[2] != 0x08:
         raise ValueError(f"{path}: expected unsigned-byte data (type 0x08), got {raw[2]:#04x}")
     ndim = raw[3]
-    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says shape {shape}, file has {data.size} values")
-    return data.reshape(shape)
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(
+            f"{path}: truncated IDX header: {ndim} dimensions need {header} header bytes, "
+            f"found {len(raw)}{ends}"
+        )
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    size = int(np.prod(shape, dtype=np.int64))
+    if len(raw) != header + size or cut:
+        kind = "truncated" if len(raw) < header + size or cut else "too long"
+        raise ValueError(
+            f"{path}: {kind} IDX file: header says shape {shape}, so expected {header + size} "
+            f"bytes ({header} header + {size} data), found {len(raw)}{ends}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
 @functools.cache
