@@ -142,11 +142,10 @@ def _write_csv(path, rows, *, gz=False):
         path.write_text(text)
 
 
-def test_stanev_file_with_actinide_nan_and_negative_counts_every_row(tmp_path, monkeypatch):
-    monkeypatch.setenv("XENT_DATA", str(tmp_path))
-    (tmp_path / "supercon").mkdir()
-    _write_csv(tmp_path / "supercon" / "Supercon_data_by_2018_Stanev.csv", STANEV)
-    data = load_supercon("stanev")
+def test_stanev_file_with_actinide_nan_and_negative_counts_every_row(tmp_path):
+    path = tmp_path / "Supercon_data_by_2018_Stanev.csv"
+    _write_csv(path, STANEV)
+    data = load_supercon("stanev", path=path)
     assert data.formulas == ("MgB2", "U1Pt3")
     np.testing.assert_allclose(data.critical_temp, [39.0, 0.5])
     np.testing.assert_allclose(data.fractions[1, 91], 0.25)  # U is element 92
@@ -169,9 +168,7 @@ def test_stanev_file_with_actinide_nan_and_negative_counts_every_row(tmp_path, m
     assert "negative_amount 1 [line 4]" in text and "invalid_critical_temp 2 [lines 5, 9]" in text
 
 
-def test_hamidieh_file_with_nan_and_negative_amounts_counts_every_row(tmp_path, monkeypatch):
-    monkeypatch.setenv("XENT_DATA", str(tmp_path))
-    (tmp_path / "supercon").mkdir()
+def test_hamidieh_file_with_nan_and_negative_amounts_counts_every_row(tmp_path):
     cols = list(ELEMENTS[:86])
     mg, b, o = cols.index("Mg"), cols.index("B"), cols.index("O")
 
@@ -194,8 +191,9 @@ def test_hamidieh_file_with_nan_and_negative_amounts_counts_every_row(tmp_path, 
         ("7", "1"),  # line 10: a row with the wrong number of fields
         row({mg: "2", o: "2"}, "1", "Mg2O2"),  # line 11: kept
     ]
-    _write_csv(tmp_path / "supercon" / "composition_train.csv.gz", rows, gz=True)
-    data = load_supercon()
+    path = tmp_path / "composition_train"  # gzip is recognised by its first bytes
+    _write_csv(path, rows, gz=True)
+    data = load_supercon(path=path)
     assert data.formulas == ("MgB2", "Mg2O2")
     expected = np.zeros((2, 118))
     expected[0, [11, 4]] = [1 / 3, 2 / 3]  # Mg is element 12, B element 5
@@ -216,24 +214,22 @@ def test_hamidieh_file_with_nan_and_negative_amounts_counts_every_row(tmp_path, 
     assert r.as_metrics()["dropped_nan_amount"] == 2 and r.as_metrics()["dropped"] == 8
 
 
-def test_loader_errors_name_the_file_and_line(tmp_path, monkeypatch):
-    monkeypatch.setenv("XENT_DATA", str(tmp_path))
-    (tmp_path / "supercon").mkdir()
-    path = tmp_path / "supercon" / "Supercon_data_by_2018_Stanev.csv"
+def test_loader_errors_name_the_file_and_line(tmp_path):
+    path = tmp_path / "Supercon_data_by_2018_Stanev.csv"
     path.write_bytes("name,Tc\nMgB2,39\nCe1Cu2Si2,0.6\nLa\xe92,1\n".encode("latin-1"))
     with pytest.raises(ValueError, match=r"Stanev.csv, line 4: not UTF-8"):
-        load_supercon("stanev")
+        load_supercon("stanev", path=path)
     path.write_text("name,Tc\nD2O,1\n")
     with pytest.raises(ValueError, match=r"no usable row .*unknown_element:D 1 \[line 2\]"):
-        load_supercon("stanev")
+        load_supercon("stanev", path=path)
     path.write_text("formula,Tc\nMgB2,39\n")
     with pytest.raises(ValueError, match="expected columns 'name' and 'Tc', missing \\['name'\\]"):
-        load_supercon("stanev")
-    gz = tmp_path / "supercon" / "composition_train.csv.gz"
+        load_supercon("stanev", path=path)
+    gz = tmp_path / "composition_train.csv.gz"
     whole = gzip.compress("".join(f"{i},{i * i}\n" for i in range(2000)).encode())
     gz.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(ValueError, match="composition_train.csv.gz: cannot read the gzip"):
-        load_supercon()
+        load_supercon(path=gz)
 
 
 def test_load_report_counts_add_up():

@@ -56,9 +56,7 @@ class LoadReport:
             )
 
     @classmethod
-    def from_drops(
-        cls, source: str, *, read: int, drops: Iterable[tuple[str, int]]
-    ) -> LoadReport:
+    def from_drops(cls, source: str, *, read: int, drops: Iterable[tuple[str, int]]) -> LoadReport:
         """Builds a report from ``(reason, line)`` pairs in file order; ``kept = read - drops``."""
         dropped: dict[str, int] = {}
         examples: dict[str, list[int]] = {}

@@ -27,6 +27,7 @@ import dataclasses
 import gzip
 import io
 import operator
+import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -318,7 +319,9 @@ def _read_stanev(path):
     return amounts, formulas, tcs, np.asarray(lines, dtype=np.int64), drops, read
 
 
-def load_supercon(source: str = "hamidieh") -> SuperconData:
+def load_supercon(
+    source: str = "hamidieh", *, path: str | os.PathLike | None = None
+) -> SuperconData:
     """Loads superconductor compositions as element fractions, de-duplicated by formula.
 
     Every data row is kept or counted in the returned ``report`` under one reason, with its
@@ -333,6 +336,7 @@ def load_supercon(source: str = "hamidieh") -> SuperconData:
     Args:
       source: ``"hamidieh"`` (UCI, fractions from the element columns; 14,162 formulas) or
         ``"stanev"`` (SuperCon list, fractions parsed from the formula; 16,375 formulas).
+      path: a file in that source's format to read instead of the shared one (plain or gzip).
 
     Returns:
       A :class:`SuperconData` with its ``report``.
@@ -351,7 +355,8 @@ def load_supercon(source: str = "hamidieh") -> SuperconData:
     """
     if source not in _SOURCES:
         raise ValueError(f"source must be one of {tuple(_SOURCES)}, got {source!r}")
-    path = data_file(*_SOURCES[source], what=f"superconductor compositions ({source})")
+    if path is None:
+        path = data_file(*_SOURCES[source], what=f"superconductor compositions ({source})")
     reader = _read_hamidieh if source == "hamidieh" else _read_stanev
     amounts, formulas, tcs, lines, drops, read = reader(path)
     seen: set[str] = set()
