@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pytest
 
@@ -51,10 +53,25 @@ def test_deeploc(shared_data):
     shared_data("deeploc1", "deeploc_test_set.fasta")
     test = P.load_deeploc("test")
     assert len(test.ids) == 2768
+    assert test.report.as_metrics() == {"read": 2768, "kept": 2768, "dropped": 0}
     assert len(set(test.locations)) == 10 and set(test.membrane) == {"M", "S", "U"}
     assert set(P.DEEPLOC_TO_SCL.values()) <= set(P.SCL_CLASSES)
     with pytest.raises(ValueError, match="name"):
         P.load_deeploc("train")
+
+
+def test_deeploc_counts_duplicates_and_names_bad_text(tmp_path):
+    path = tmp_path / "setHARD.fasta"
+    text = ">A1 Nucleus-U\nMKV\n>B2 Cytoplasm-S\nMW\n>A1 Nucleus-U\nMKV\n"
+    path.write_bytes(gzip.compress(text.encode()))  # gzip, whatever the name says
+    hard = P.load_deeploc(path=path)
+    assert (hard.ids, hard.locations, hard.membrane) == (["A1", "B2"], ["Nucleus", "Cytoplasm"],
+                                                         ["U", "S"])  # fmt: skip
+    assert hard.report.dropped == {"duplicate_id": 1}
+    assert hard.report.examples == {"duplicate_id": (5,)}
+    path.write_bytes(">A1 Nucleus-U\nMKV\n>B2 Noyau-S \xe9\nMW\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="setHARD.fasta, line 3: not UTF-8"):
+        P.load_deeploc(path=path)
 
 
 def test_deeploc_missing_file_names_it(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from xent_jax._paths import data_file
 from xent_jax.bio.fasta import read_fasta
 from xent_jax.bio.vocab import FIRST_RESIDUE, NUM_STANDARD, PAD, tokenize
+from xent_jax.data._report import LoadReport
 
 SCL_SPLITS = ("train", "eval", "heldout")
 SCL_CLASSES: tuple[str, ...] = (
@@ -133,32 +135,43 @@ class DeepLocSet:
       sequences: amino-acid sequences.
       locations: DeepLoc location names (10 classes, e.g. ``"Cell.membrane"``).
       membrane: ``"M"``, ``"S"`` or ``"U"`` (membrane-bound, soluble, unknown).
+      report: records read, kept and dropped by reason (``None`` when not read from a file).
     """
 
     ids: list[str]
     sequences: list[str]
     locations: list[str]
     membrane: list[str]
+    report: LoadReport | None = None
 
 
-def load_deeploc(name: str = "test") -> DeepLocSet:
-    """Reads a DeepLoc 1.0 FASTA file from ``$XENT_DATA/deeploc1``.
+def load_deeploc(name: str = "test", *, path: str | os.PathLike | None = None) -> DeepLocSet:
+    """Reads a DeepLoc 1.0 FASTA file from ``$XENT_DATA/deeploc1`` (plain or gzip-compressed).
+
+    A record whose accession was already read is dropped and counted in the report as
+    ``duplicate_id`` (the first one is kept); the shared files have none.
 
     Args:
       name: ``"test"``, ``"val"`` or ``"hard"``.
+      path: a DeepLoc-format FASTA file to read instead of the shared one (then ``name`` is
+        not used).
 
     Returns:
-      A :class:`DeepLocSet`.
+      A :class:`DeepLocSet` with its ``report``.
 
     Raises:
-      ValueError: for an unknown name or a header without ``Location-{M,S,U}``.
+      ValueError: for an unknown name, a header without ``Location-{M,S,U}``, a malformed record
+        or text that is not UTF-8 (naming the file and line).
       FileNotFoundError: naming the file when the shared data is absent.
     """
-    if name not in DEEPLOC_FILES:
-        raise ValueError(f"name must be one of {tuple(DEEPLOC_FILES)}, got {name!r}")
-    path = data_file("deeploc1", DEEPLOC_FILES[name], what="DeepLoc 1.0 FASTA")
-    out = DeepLocSet([], [], [], [])
-    for rec in read_fasta(path):
+    if path is None:
+        if name not in DEEPLOC_FILES:
+            raise ValueError(f"name must be one of {tuple(DEEPLOC_FILES)}, got {name!r}")
+        path = data_file("deeploc1", DEEPLOC_FILES[name], what="DeepLoc 1.0 FASTA")
+    records = read_fasta(path)
+    ids, sequences, locations, membrane = [], [], [], []
+    drops, seen = [], set()
+    for rec in records:
         label = rec.description.split()[0] if rec.description else ""
         loc, _, mem = label.rpartition("-")
         if not loc or mem not in ("M", "S", "U"):
@@ -166,11 +179,16 @@ def load_deeploc(name: str = "test") -> DeepLocSet:
                 f"{path}, line {rec.line}: expected a header '>ID Location-M|S|U', "
                 f"got {rec.description!r}"
             )
-        out.ids.append(rec.id)
-        out.sequences.append(rec.sequence)
-        out.locations.append(loc)
-        out.membrane.append(mem)
-    return out
+        if rec.id in seen:
+            drops.append(("duplicate_id", rec.line))
+            continue
+        seen.add(rec.id)
+        ids.append(rec.id)
+        sequences.append(rec.sequence)
+        locations.append(loc)
+        membrane.append(mem)
+    report = LoadReport.from_drops(str(path), read=len(records), drops=drops)
+    return DeepLocSet(ids, sequences, locations, membrane, report)
 
 
 def tokenize_all(sequences: Sequence[str]) -> list[np.ndarray]:
