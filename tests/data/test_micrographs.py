@@ -8,6 +8,7 @@ import pytest
 from xent_jax.data.micrographs import (
     MASK_CLASSES,
     MicrographSet,
+    _manifest_rows,
     load_micrographs,
     specimen_of,
     split_by_image,
@@ -24,6 +25,7 @@ def test_load_real_micrographs(shared_data, material):
     assert len(ds) == n and len(set(ds.names)) == n
     assert ds.images.shape == (n, side, side, 1) and ds.images.dtype == np.float32
     assert ds.masks.shape == (n, side, side) and ds.masks.dtype == np.uint8
+    assert ds.report.as_metrics() == {"read": n, "kept": n, "dropped": 0}
     assert 0.0 <= ds.images.min() and ds.images.max() <= 1.0
     # every image uses a real range of grey levels and its mask only the documented labels
     assert np.all(ds.images.reshape(n, -1).std(axis=1) > 0.01)
@@ -51,6 +53,27 @@ def test_missing_data_raises_naming_the_file(tmp_path, monkeypatch):
     )
     with pytest.raises(FileNotFoundError, match="micrographs/ebc/foo.png"):
         load_micrographs("ebc")
+
+
+def test_manifest_rows_counted_or_refused_by_line(tmp_path):
+    path = tmp_path / "manifest.csv"
+    path.write_text(
+        "group,image,mask\nebc,a.png,a_mask.png\nsuperalloy,b.png,b_mask.png\n"
+        "ebc,c.png,c_mask.png\nebc,a.png,a_mask.png\n"
+    )
+    rows, report = _manifest_rows(path, "ebc")
+    assert [r["image"] for r in rows] == ["a.png", "c.png"]
+    assert (report.read, report.kept, report.dropped) == (3, 2, {"duplicate_image": 1})
+    assert report.examples == {"duplicate_image": (5,)}
+    path.write_text("group,image,mask\nebc,a.png,a_mask.png\nsteel,b.png,b_mask.png\n")
+    with pytest.raises(ValueError, match=r"manifest.csv, line 3: group must be one of"):
+        _manifest_rows(path, "ebc")
+    path.write_text("group,image,mask\nebc,a.png,a_mask.png\nebc,c.png\n")
+    with pytest.raises(ValueError, match=r"manifest.csv, line 3: empty image or mask"):
+        _manifest_rows(path, "ebc")
+    path.write_text("group,picture,mask\nebc,a.png,a_mask.png\n")
+    with pytest.raises(ValueError, match=r"missing \['image'\]"):
+        _manifest_rows(path, "ebc")
 
 
 def test_unknown_material_raises():

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from xent_jax._paths import data_file
+from xent_jax.data._report import LoadReport
 
 MATERIALS: tuple[str, ...] = ("superalloy", "ebc")
 MASK_CLASSES: dict[str, tuple[str, ...]] = {
@@ -40,12 +41,15 @@ class MicrographSet:
       names: image file stems, length ``N``.
       images: float32 ``[N, H, W, 1]`` in ``[0, 1]`` (uint8 / 255, uint16 / 65535; no other change).
       masks: uint8 ``[N, H, W]`` label maps (see :data:`MASK_CLASSES`).
+      report: the manifest rows of this material read, kept and dropped (``None`` for a set not
+        read from the manifest, such as a :meth:`subset`).
     """
 
     material: str
     names: tuple[str, ...]
     images: np.ndarray
     masks: np.ndarray
+    report: LoadReport | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -84,18 +88,57 @@ def _to_unit(arr: np.ndarray, path) -> np.ndarray:
     raise TypeError(f"expected a uint8 or uint16 image at {path}, got dtype {arr.dtype}")
 
 
+def _manifest_rows(manifest, material: str) -> tuple[list[dict[str, str]], LoadReport]:
+    """The manifest rows of ``material`` (first of each image) and the report on them.
+
+    Raises:
+      ValueError: naming the manifest (and line) for a missing column, a row of an unknown
+        group, an empty file name, or no row for ``material``.
+    """
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ("group", "image", "mask") if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"{manifest}: expected columns group, image, mask; missing {missing}")
+        rows, drops, seen, read = [], [], set(), 0
+        for row in reader:
+            line = reader.line_num
+            group = row["group"]
+            if group not in MATERIALS:
+                raise ValueError(
+                    f"{manifest}, line {line}: group must be one of {MATERIALS}, got {group!r}"
+                )
+            if group != material:
+                continue
+            read += 1
+            if not row["image"] or not row["mask"]:
+                raise ValueError(f"{manifest}, line {line}: empty image or mask file name")
+            if row["image"] in seen:
+                drops.append(("duplicate_image", line))
+                continue
+            seen.add(row["image"])
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"{manifest} lists no images for material {material!r}")
+    return rows, LoadReport.from_drops(str(manifest), read=read, drops=drops)
+
+
 def load_micrographs(material: str) -> MicrographSet:
     """Loads every micrograph of one material with its label mask, in manifest order.
+
+    A manifest row repeating an image already listed is dropped and counted in the report as
+    ``duplicate_image`` (the shared manifest has none).
 
     Args:
       material: ``"superalloy"`` or ``"ebc"``.
 
     Returns:
-      A :class:`MicrographSet` with images ``[N, H, W, 1]`` float32 in ``[0, 1]`` and masks
-      ``[N, H, W]`` uint8.
+      A :class:`MicrographSet` with images ``[N, H, W, 1]`` float32 in ``[0, 1]``, masks
+      ``[N, H, W]`` uint8 and the ``report`` on the manifest rows.
 
     Raises:
-      ValueError: for an unknown material.
+      ValueError: for an unknown material, or a manifest row of an unknown group, with an empty
+        file name, or a missing column (naming the manifest and line).
       FileNotFoundError: naming the manifest or the image/mask file that is missing.
 
     Examples:
@@ -105,10 +148,7 @@ def load_micrographs(material: str) -> MicrographSet:
     """
     _check_material(material)
     manifest = data_file("micrographs", "manifest.csv", what="micrograph manifest")
-    with open(manifest, newline="", encoding="utf-8") as fh:
-        rows = [row for row in csv.DictReader(fh) if row["group"] == material]
-    if not rows:
-        raise ValueError(f"{manifest} lists no images for material {material!r}")
+    rows, report = _manifest_rows(manifest, material)
     names, images, masks = [], [], []
     for row in rows:
         img_path = data_file("micrographs", material, row["image"], what=f"{material} micrograph")
@@ -128,6 +168,7 @@ def load_micrographs(material: str) -> MicrographSet:
         names=tuple(names),
         images=np.stack(images)[..., None],
         masks=np.stack(masks),
+        report=report,
     )
 
 
