@@ -11,7 +11,7 @@ import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
-from xent_jax._paths import data_root  # noqa: E402
+from xent_jax.data._registry import search_dirs  # noqa: E402
 
 # Scripts that tests run in a subprocess (kill-and-resume): they read sys.argv when imported,
 # so neither pytest nor --doctest-modules may import them.
@@ -27,13 +27,15 @@ def variant(request):
 
 
 def require_data(*parts: str):
-    """Skips the calling test when a shared data file is absent, naming it."""
-    path = data_root().joinpath(*parts)
-    if not path.exists():
-        pytest.skip(
-            f"needs shared data file {path} (set XENT_DATA or put ../shared/data beside the repo)"
-        )
-    return path
+    """Skips the calling test when a data file is in none of the data folders, naming it."""
+    dirs = [d for _, d in search_dirs()]
+    for d in dirs:
+        if (path := d.joinpath(*parts)).exists():
+            return path
+    pytest.skip(
+        f"needs data file {'/'.join(parts)} in one of {', '.join(map(str, dirs))} "
+        f"(xent-jax data fetch {parts[0]})"
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for locating shared data."""
+"""Tests for locating data files (the search order itself: tests/data/test_registry.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,12 @@ def test_data_root_defaults_to_shared_beside_repo(monkeypatch):
 
 
 def test_missing_file_error_names_file_and_env(tmp_path, monkeypatch):
+    from xent_jax.data import _registry
+
     monkeypatch.setenv("XENT_DATA", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=r"mnist/t10k.*XENT_DATA"):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(_registry, "REPO_ROOT", tmp_path / "checkout")  # no shared/data beside
+    with pytest.raises(FileNotFoundError, match=r"mnist/t10k.*data fetch mnist.*XENT_DATA"):
         _paths.data_file("mnist", "t10k-images-idx3-ubyte.gz", what="MNIST test images")
 
 

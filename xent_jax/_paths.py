@@ -9,7 +9,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def data_root() -> Path:
-    """Returns the shared data folder: ``$XENT_DATA`` if set, else ``../shared/data``."""
+    """Returns the first data folder: ``$XENT_DATA`` if set, else ``../shared/data``.
+
+    Loaders search more than this one folder (``$XENT_DATA``, ``../shared/data``, the user cache;
+    see :func:`xent_jax.data.search_dirs`); use :func:`data_file` to find a file.
+    """
     env = os.environ.get("XENT_DATA")
     if env:
         return Path(env).expanduser().resolve()
@@ -17,24 +21,24 @@ def data_root() -> Path:
 
 
 def data_file(*parts: str, what: str = "") -> Path:
-    """Returns a file under the shared data folder, or raises naming the missing file.
+    """Returns a data file, found through the data registry, or raises naming it.
+
+    Searches ``$XENT_DATA``, then ``../shared/data`` beside the checkout, then the user cache
+    (``~/.cache/xent-jax``, honouring ``XDG_CACHE_HOME``); nothing is downloaded.
 
     Args:
-      *parts: path components below the data root, e.g. ``("mnist", "t10k-images-idx3-ubyte.gz")``.
+      *parts: path components below the data folder, e.g.
+        ``("mnist", "t10k-images-idx3-ubyte.gz")``.
       what: a short description used in the error message.
 
     Raises:
-      FileNotFoundError: when the file does not exist, naming the path and how to provide it.
+      xent_jax.data.MissingDataError: (a ``FileNotFoundError``) when no folder holds the file; it
+        names the registry entry, the folders searched and ``xent-jax data fetch NAME``.
+      ValueError: when the file found has another size than its registry entry.
     """
-    path = data_root().joinpath(*parts)
-    if not path.exists():
-        desc = f" ({what})" if what else ""
-        raise FileNotFoundError(
-            f"xent_jax needs the data file {'/'.join(parts)}{desc}, expected at {path}. "
-            "Put the shared data folder at ../shared/data beside the repository, or set the "
-            "environment variable XENT_DATA to the folder that holds it."
-        )
-    return path
+    from xent_jax.data._registry import find_file
+
+    return find_file("/".join(parts), what=what)
 
 
 def experiments_dir() -> Path:

@@ -4,6 +4,15 @@ Loaders of files never drop a record silently: what they return carries a :class
 (rows read, kept and dropped by reason, with the first offending line numbers).
 """
 
+from xent_jax.data._registry import (
+    DataFile,
+    Dataset,
+    MissingDataError,
+    Registry,
+    find_file,
+    load_registry,
+    search_dirs,
+)
 from xent_jax.data._report import LoadReport
 from xent_jax.data.images import (
     load_digits,
@@ -41,6 +50,13 @@ from xent_jax.data.supercon import (
 )
 
 __all__ = [
+    "DataFile",
+    "Dataset",
+    "MissingDataError",
+    "Registry",
+    "find_file",
+    "load_registry",
+    "search_dirs",
     "LoadReport",
     "MATERIALS",
     "MicrographSet",
