@@ -116,6 +116,7 @@ def run(run) -> dict:
 
     cfg, dec = run.config, run.config.decimals
     data = load_supercon(cfg.source)
+    run.print(data.report)  # rows read, kept and dropped by reason
     fractions = data.fractions
     if cfg.max_rows:
         pick = np.random.default_rng(cfg.split_seed).permutation(len(fractions))[: cfg.max_rows]
@@ -176,6 +177,7 @@ def run(run) -> dict:
     )
     gap = results["gan"]["two_sample_accuracy"] - results["naive"]["two_sample_accuracy"]
     return {
+        "data": data.report.as_metrics(),
         "n_rows": len(fractions),
         "n_compositions": len(set(all_keys)),
         "n_rows_sharing_a_composition": len(fractions) - len(set(all_keys)),

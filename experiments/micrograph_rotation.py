@@ -55,6 +55,7 @@ def _material(run, material, index):
 
     cfg = run.config
     ds, train_idx, test_idx, train, test = _patches(cfg, material, run.seed)
+    run.print(ds.report)  # manifest rows read, kept and dropped by reason
     key = jax.random.fold_in(run.key, index)
     net = CNN(4, widths=cfg.widths, pool_size=cfg.pool_size, rngs=nnx.Rngs(run.seed))
     job = rotation_training(net, train.images, key=key, batch_size=cfg.batch_size,
@@ -90,6 +91,7 @@ def _material(run, material, index):
     )
     pred = extract_features(model, shown, method="__call__").argmax(-1)
     metrics = {
+        "data": ds.report.as_metrics(),
         "train_images": names,
         "test_images": [ds.names[i] for i in test_idx],
         "n_train_specimens": int(specimen.max()) + 1,

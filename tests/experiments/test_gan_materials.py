@@ -18,6 +18,9 @@ def test_gan_materials_tiny(run_tiny, shared_data):
     metrics, folder = run_tiny("gan-materials")
     (m,) = metrics["per_seed"]
     assert m["n_rows"] == 400 and m["n_train"] + m["n_test"] == 400
+    # the loader's counts: every row of the file read, kept or dropped as a duplicate formula
+    assert m["data"] == {"read": 19137, "kept": 14162, "dropped": 4975,
+                         "dropped_duplicate_formula": 4975}  # fmt: skip
     assert 70 <= m["n_test"] <= 100  # 20%, whole compositions
     assert m["n_compositions"] + m["n_rows_sharing_a_composition"] == 400
     res = m["sets"]

@@ -22,6 +22,8 @@ def test_micrographs_tiny(run_tiny, shared_data):
         test = {specimen_of(n) for n in r["test_images"]}
         assert train and test and not train & test
         assert r["n_train_specimens"] == len(train)
+        n = len(r["train_images"]) + len(r["test_images"])
+        assert r["data"] == {"read": n, "kept": n, "dropped": 0}  # the manifest rows, counted
         assert (
             0.0 <= r["rotation_accuracy"] <= 1.0 and len(r["rotation_accuracy_per_rotation"]) == 4
         )
