@@ -219,6 +219,8 @@ def test_loader_errors_name_the_file_and_line(tmp_path):
     path.write_bytes("name,Tc\nMgB2,39\nCe1Cu2Si2,0.6\nLa\xe92,1\n".encode("latin-1"))
     with pytest.raises(ValueError, match=r"Stanev.csv, line 4: not UTF-8"):
         load_supercon("stanev", path=path)
+    path.write_bytes("\ufeffname,Tc\nMgB2,39\n".encode())  # a byte-order mark is not a name
+    assert load_supercon("stanev", path=path).formulas == ("MgB2",)
     path.write_text("name,Tc\nD2O,1\n")
     with pytest.raises(ValueError, match=r"no usable row .*unknown_element:D 1 \[line 2\]"):
         load_supercon("stanev", path=path)

@@ -208,7 +208,7 @@ def _csv_rows(path) -> Iterator[tuple[int, list[str]]]:
         except (EOFError, gzip.BadGzipFile, zlib.error) as err:
             raise ValueError(f"{path}: cannot read the gzip data ({err}); truncated?") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark is not part of the header
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise ValueError(
