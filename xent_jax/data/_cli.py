@@ -107,11 +107,10 @@ def _fetch(args: argparse.Namespace) -> int:
         )
     files = list(reg.files) if args.all else reg.select(args.names)
     dest = fetch_dir()
-    print(
-        f"fetching {len(files)} files into {dest}" + (f" from {args.mirror}" if args.mirror else "")
-    )
+    n = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+    print(f"fetching {n} into {dest}" + (f" from {args.mirror}" if args.mirror else ""))
     fetch(files, dest, mirror=args.mirror, registry=reg, progress=not args.no_progress)
-    print(f"done: {len(files)} files verified in {dest}")
+    print(f"done: {n} verified in {dest}")
     return 0
 
 
