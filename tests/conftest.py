@@ -41,3 +41,15 @@ def require_data(*parts: str):
 @pytest.fixture
 def shared_data():
     return require_data
+
+
+@pytest.fixture
+def empty_data(tmp_path, monkeypatch):
+    """No data anywhere: ``XENT_DATA`` is ``tmp_path`` (returned), no ``shared/data`` beside the
+    checkout, an empty user cache (the three folders loaders search)."""
+    from xent_jax.data import _registry
+
+    monkeypatch.setenv("XENT_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ".cache"))
+    monkeypatch.setattr(_registry, "REPO_ROOT", tmp_path / "checkout")
+    return tmp_path

@@ -42,8 +42,7 @@ def test_mnist10k(shared_data):
     assert y[:3].tolist() == [7, 2, 1]  # the well-known first test labels
 
 
-def test_missing_file_names_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("XENT_DATA", str(tmp_path))
+def test_missing_file_names_it(empty_data):
     im._mnist10k.cache_clear()
     try:
         with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte.gz"):

@@ -43,10 +43,14 @@ def test_sixteen_bit_images_are_scaled_to_unit_range(shared_data):
     assert ds.images[i].min() == pytest.approx(68 / 65535, abs=1e-7)
 
 
-def test_missing_data_raises_naming_the_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("XENT_DATA", str(tmp_path))
+def test_missing_data_raises_naming_the_file(empty_data, tmp_path, monkeypatch):
+    from xent_jax.data import Registry, _registry
+
     with pytest.raises(FileNotFoundError, match="micrographs/manifest.csv"):
         load_micrographs("ebc")
+    # a made-up manifest has another size than the registry's, which lookups refuse; without
+    # a registry, any file is taken as it is
+    monkeypatch.setattr(_registry, "_load_default", lambda: Registry([], {}))
     (tmp_path / "micrographs").mkdir()
     (tmp_path / "micrographs" / "manifest.csv").write_text(
         "group,image,mask\nebc,foo.png,foo_mask.png\n"

@@ -74,8 +74,7 @@ def test_deeploc_counts_duplicates_and_names_bad_text(tmp_path):
         P.load_deeploc(path=path)
 
 
-def test_deeploc_missing_file_names_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("XENT_DATA", str(tmp_path))
+def test_deeploc_missing_file_names_it(empty_data):
     with pytest.raises(FileNotFoundError, match="deeploc_test_set.fasta"):
         P.load_deeploc("test")
 

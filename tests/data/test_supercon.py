@@ -113,8 +113,7 @@ def test_load_stanev_and_errors(shared_data):
         load_supercon("materials_project")
 
 
-def test_missing_file_names_it(monkeypatch, tmp_path):
-    monkeypatch.setenv("XENT_DATA", str(tmp_path))
+def test_missing_file_names_it(empty_data):
     with pytest.raises(FileNotFoundError, match="composition_train.csv.gz"):
         load_supercon()
 
