@@ -45,7 +45,6 @@ def test_micrographs_tiny(run_tiny, shared_data):
     assert again["per_seed"] == metrics["per_seed"]
 
 
-def test_missing_data_names_the_file(run_tiny, tmp_path, monkeypatch):
-    monkeypatch.setenv("XENT_DATA", str(tmp_path / "nothing"))
-    with pytest.raises(FileNotFoundError, match="micrographs"):
+def test_missing_data_names_the_file(run_tiny, tmp_path, empty_data):
+    with pytest.raises(FileNotFoundError, match="micrographs.*xent-jax data fetch micrographs"):
         run_tiny("micrographs", out=tmp_path / "out")
