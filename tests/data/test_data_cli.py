@@ -90,3 +90,35 @@ def test_study_without_data_is_skipped_with_fetch_command(empty_dirs, tmp_path):
     assert "`xent-jax data fetch micrographs`" in report
     assert "`xent-jax data fetch supercon`" in report
     assert "micrographs/manifest.csv" in report and "supercon/composition_train.csv.gz" in report
+
+
+def test_run_all_with_only_skipped_studies_exits_0(empty_data, tmp_path, capsys):
+    import shutil
+
+    from xent_jax._paths import REPO_ROOT
+
+    exp_dir = tmp_path / "experiments"
+    (exp_dir / "configs").mkdir(parents=True)
+    for script in ("micrograph_rotation.py", "gan_materials.py"):
+        shutil.copy(REPO_ROOT / "experiments" / script, exp_dir / script)
+        shutil.copy(REPO_ROOT / "experiments" / "configs" / script, exp_dir / "configs" / script)
+    out = tmp_path / "results"
+    argv = [
+        "run",
+        "all",
+        "--tiny",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--experiments",
+        str(exp_dir),
+    ]
+    assert main(argv) == 0
+    assert "skipped (data not present): micrographs, gan-materials" in capsys.readouterr().out
+    report = (out / "REPORT.md").read_text()
+    assert report.count("fetch with: `xent-jax data fetch") == 2
+    # one study by name without its data: one line naming the file and the command, exit 2
+    argv = ["run", "micrographs", "--tiny", "--out", str(out), "--experiments", str(exp_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "xent-jax data fetch micrographs" in err[0]
