@@ -256,27 +256,33 @@ class MissingDataError(FileNotFoundError):
         fetch_command: str,
         what: str = "",
         registered: bool = True,
+        dataset: str = "",
     ) -> None:
         self.names = tuple(names)
         self.paths = tuple(Path(p) for p in paths)
         self.fetch_command = fetch_command
         self.what = what
         self.registered = registered
-        desc = f" ({what})" if what else ""
+        self.dataset = dataset
+        desc = f", {what}" if what else ""
         searched = ", ".join(str(p) for p in self.paths)
         files = ", ".join(self.names)
         if registered:
+            entry = f" (registry entry {files}{f' of data set {dataset}' if dataset else ''}{desc})"
             how = f"fetch it with `{fetch_command}`"
         else:
+            entry = f" ({what})" if what else ""
             how = "it is not in the data registry (xent_jax/data/registry.json)"
         message = (
-            f"missing data file {files}{desc} (registry entry {files}); searched {searched}; "
-            f"{how}, or set XENT_DATA to a folder that holds it"
+            f"missing data file {files}{entry}; searched {searched}; {how}, or set XENT_DATA "
+            "to a folder that holds it"
         )
         super().__init__(message)
 
     def __reduce__(self):
-        args = (self.names, self.paths, self.fetch_command, self.what, self.registered)
+        args = (
+            self.names, self.paths, self.fetch_command, self.what, self.registered, self.dataset
+        )  # fmt: skip
         return (type(self), args)
 
 
@@ -325,7 +331,8 @@ def find_file(name: str, *, what: str = "", registry: Registry | None = None) ->
             return path
     if entry is None:
         raise MissingDataError([name], dirs, "", what=what, registered=False)
-    raise MissingDataError([name], dirs, _fetch_command([entry.dataset]), what=what)
+    command = _fetch_command([entry.dataset])
+    raise MissingDataError([name], dirs, command, what=what, dataset=entry.dataset)
 
 
 def locate(entry: DataFile) -> tuple[str, Path] | None:
