@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import xent_jax
 from xent_jax import losses
@@ -25,6 +26,18 @@ def test_lazy_subpackages_and_unknown_attribute():
         assert "no_such_thing" in str(err)
     else:  # pragma: no cover
         raise AssertionError("expected AttributeError")
+
+
+def test_every_subpackage_is_an_attribute_in_a_fresh_interpreter():
+    folders = sorted(
+        p.name
+        for p in Path(xent_jax.__file__).parent.iterdir()
+        if (p / "__init__.py").exists() and not p.name.startswith("_")
+    )
+    code = f"import xent_jax; print([getattr(xent_jax, n).__name__ for n in {folders!r}])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str([f"xent_jax.{n}" for n in folders])
 
 
 def test_losses_and_attacks_do_not_import_flax():

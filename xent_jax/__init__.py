@@ -25,7 +25,7 @@ globals().update({name: getattr(losses, name) for name in _loss_names})
 
 __version__ = "0.1.0"
 
-_LAZY = ("bio", "data", "eval", "models", "tasks", "train")
+_LAZY = ("bio", "data", "eval", "experiment", "models", "recipes", "tasks", "train")
 
 
 def __getattr__(name: str) -> Any:

@@ -133,7 +133,8 @@ def test_config_json_round_trips_and_seeds_give_intervals(exp_dir, tmp_path):
     saved = json.loads((out / "alpha" / "config.json").read_text())
     assert saved["seeds"] == [0, 1] and saved["overrides"] == ["scale=10"]
     cfg = load_config(exp_dir / "configs" / "a_study.py", "quick")
-    assert apply_overrides(cfg, {"scale": 10.0}).to_dict() == {
+    assert saved["config"]["seeds"] == 2  # the count that ran, not the config's default (1)
+    assert apply_overrides(cfg, {"scale": 10.0, "seeds": 2}).to_dict() == {
         k: tuple(v) if isinstance(v, list) else v for k, v in saved["config"].items()
     } | {"model": {"depth": 2}}
     metrics = json.loads((out / "alpha" / "metrics.json").read_text())

@@ -169,11 +169,16 @@ def _seeded_numpy():
 
 
 def test_zero_classes_refused_where_optax_returns_zero():
-    """The one documented difference: an empty class axis is an error here, 0.0 in optax."""
+    """An empty class axis is an error here; optax returns 0 (soft labels) or -inf (integer)."""
     empty = np.zeros((0,), np.float32)
     assert float(optax.losses.softmax_cross_entropy(empty, empty)) == 0.0
     with pytest.raises(ValueError, match="at least one class"):
         xl.softmax_cross_entropy(empty, empty)
+    no_classes, labels = np.zeros((2, 0), np.float32), np.zeros((2,), np.int32)
+    theirs = optax.losses.softmax_cross_entropy_with_integer_labels(no_classes, labels)
+    assert np.all(np.isneginf(theirs))
+    with pytest.raises(ValueError, match="at least one class"):
+        xl.softmax_cross_entropy_with_integer_labels(no_classes, labels)
 
 
 def test_every_redirected_name_is_exercised():

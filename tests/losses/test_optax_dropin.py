@@ -372,3 +372,61 @@ def test_defect_overflow_with_soft_labels_near_float32_max():
     t = np.array([0.9, 0.1], np.float32)
     assert np.isinf(optax.losses.softmax_cross_entropy(z, t))
     np.testing.assert_allclose(xl.softmax_cross_entropy(z, t), 0.1 * 6e38, rtol=1e-6)
+
+
+def test_defect_float16_nearly_uniform_large_vocabulary():
+    rng = np.random.default_rng(0)
+    z = jnp.asarray(rng.normal(size=(2, 100_000)) * 1e-3, jnp.float16)
+    y = jnp.array([3, 7])
+    z64 = np.asarray(z.astype(jnp.float32), np.float64)
+    ref = -_np_log_softmax(z64)[np.arange(2), np.asarray(y)]
+    assert np.isinf(optax.losses.softmax_cross_entropy_with_integer_labels(z, y)).all()
+    for f in (xl.softmax_cross_entropy_with_integer_labels,
+              jax.jit(xl.softmax_cross_entropy_with_integer_labels)):  # fmt: skip
+        np.testing.assert_allclose(f(z, y), ref, rtol=1e-5)
+
+
+def test_defect_out_of_range_label_gradient_under_jit():
+    """optax: NaN loss but a finite (wrong) gradient; ours: NaN in both."""
+    z, y = jnp.array([[1.0, 2.0, 3.0]]), jnp.array([5])
+
+    def value_and_grad(fn):
+        return jax.jit(jax.value_and_grad(lambda z: fn(z, y).sum()))(z)
+
+    v, g = value_and_grad(optax.losses.softmax_cross_entropy_with_integer_labels)
+    assert np.isnan(v) and np.isfinite(g).all()
+    v, g = value_and_grad(xl.softmax_cross_entropy_with_integer_labels)
+    assert np.isnan(v) and np.isnan(g).all()
+
+
+def test_defect_sigmoid_bce_at_infinite_logits_that_agree_with_the_label():
+    x, t = jnp.array([-INF, INF, 2.0]), jnp.array([0.0, 1.0, 1.0])
+    assert np.isnan(optax.losses.sigmoid_binary_cross_entropy(x, t)[:2]).all()
+    ref = [0.0, 0.0, np.log1p(np.exp(-2.0))]
+    for f in (xl.sigmoid_binary_cross_entropy, jax.jit(xl.sigmoid_binary_cross_entropy)):
+        np.testing.assert_allclose(f(x, t), ref, rtol=1e-6)
+
+
+def test_defect_ranking_softmax_with_a_minus_inf_score():
+    s, labels = jnp.array([-INF, 1.0, 2.0]), jnp.array([0.0, 1.0, 0.0])
+    assert np.isnan(optax.losses.ranking_softmax_loss(s, labels))
+    ref = -(1.0 - np.log(np.exp(1.0) + np.exp(2.0)))
+    np.testing.assert_allclose(xl.ranking_softmax_loss(s, labels), ref, rtol=1e-6)
+
+
+def test_defect_sparsemax_gradient_at_infinite_logits():
+    x, t = jnp.array([-INF, INF, 1.0]), jnp.array([0.0, 1.0, 0.0])
+    np.testing.assert_allclose(optax.losses.sparsemax_loss(x, t), [0.0, 0.0, 1.0])
+    assert np.isnan(jax.grad(lambda x: optax.losses.sparsemax_loss(x, t).sum())(x)[:2]).all()
+    np.testing.assert_allclose(xl.sparsemax_loss(x, t), [0.0, 0.0, 1.0])
+    g = jax.grad(lambda x: xl.sparsemax_loss(x, t).sum())(x)
+    np.testing.assert_array_equal(g, [0.0, 0.0, 1.0])  # d/dx of the linear branch 1 + x - 1
+
+
+def test_defect_safe_softmax_gradient_on_an_all_minus_inf_row_without_label_mass():
+    z, t = jnp.full((1, 3), -INF), jnp.zeros((1, 3))
+    their = jax.grad(lambda z: optax.losses.safe_softmax_cross_entropy(z, t).sum())(z)
+    assert np.isnan(their).all()
+    assert float(xl.safe_softmax_cross_entropy(z, t)[0]) == 0.0
+    ours = jax.grad(lambda z: xl.safe_softmax_cross_entropy(z, t).sum())(z)
+    np.testing.assert_array_equal(ours, np.zeros((1, 3)))

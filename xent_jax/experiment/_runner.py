@@ -118,6 +118,8 @@ def run_study(
     """
     cfg = prepare_config(exp, size=size, overrides=overrides)
     seed_list = _seed_list(cfg, seeds, first_seed)
+    if "seeds" in cfg:
+        cfg.seeds = len(seed_list)  # config.json records the count that ran (--seeds K)
     module = exp.load()
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():

@@ -334,8 +334,8 @@ def safe_softmax_cross_entropy(
     over the last axis, where a term with :math:`t_k = 0` is 0 even at :math:`z_k = -\infty`.
     Here it is :func:`softmax_cross_entropy` (which is already safe) with ``axis=-1``. Unlike
     optax's, its forward-mode derivative (``jax.jvp``, ``jax.jacfwd``) at a ``-inf`` logit is
-    finite, not NaN, and a row whose logits are all ``-inf`` gives 0 without label mass (optax:
-    NaN).
+    finite, not NaN, and a row whose logits are all ``-inf`` gives 0 without label mass, with a
+    zero gradient (optax: -0.0 with a NaN gradient).
 
     Args:
       logits: unnormalised log-probabilities ``[..., num_classes]``.

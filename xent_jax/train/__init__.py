@@ -7,7 +7,7 @@ rotation, GAN, masked-LM and adversarial-training steps)::
     result = fit(
         step_fn, state, batch_fn,       # the study's step, its initial state, its data order
         steps=1000, key=0,              # total steps; PRNG key (or int seed)
-        steps_per_call=50,              # steps per compiled lax.scan call
+        steps_per_call=50,              # steps per compiled call (one lax.fori_loop)
         workdir="runs/a",               # lock, metrics.jsonl, checkpoints/, resume
         checkpoint_every=200, log_every=50,
         eval_fn=evaluate, eval_every=200,

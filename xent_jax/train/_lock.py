@@ -70,13 +70,30 @@ class FolderLock:
         except (OSError, ValueError):
             return {}
 
+    def _create(self, me: dict) -> None:
+        """Creates the lock file with its content in one step (``FileExistsError`` if present).
+
+        The owner is written to a private file first and then hard-linked to the lock's name, so
+        that another process never reads a lock file that exists but is still empty.
+        """
+        tmp = self.path.with_name(f"{LOCK_NAME}.{me['pid']}.{time.monotonic_ns()}")
+        tmp.write_text(json.dumps(me), encoding="utf-8")
+        try:
+            os.link(tmp, self.path)
+        except (AttributeError, NotImplementedError, PermissionError):  # no hard links here
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(me, f)
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def acquire(self) -> FolderLock:
         """Takes the lock (see the class docstring); returns ``self``."""
         self.directory.mkdir(parents=True, exist_ok=True)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
         for _ in range(3):
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                self._create(me)
             except FileExistsError:
                 owner = self._owner()
                 if owner is None:
@@ -100,8 +117,6 @@ class FolderLock:
                     f"(lock file {self.path}); wait for it to finish, use another output folder, "
                     "or delete the lock file if that run is gone"
                 ) from None
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(me, f)
             self._mine = True
             return self
         raise FolderLockedError(f"could not lock {self.directory} (lock file {self.path} churns)")

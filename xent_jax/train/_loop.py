@@ -319,12 +319,13 @@ def fit(
     """Runs ``steps`` steps of ``step_fn`` in compiled chunks, with hooks, logs and checkpoints.
 
     Step ``s`` (0-based) computes ``step_fn(state, batch_fn(s), jax.random.fold_in(key, s))``.
-    Consecutive steps run inside one ``jax.jit``-compiled ``jax.lax.scan`` of up to
+    Consecutive steps run inside one ``jax.jit``-compiled loop (a ``jax.lax.fori_loop`` over a
+    traced count, so one compilation serves every chunk length) of up to
     ``steps_per_call`` steps, so small models are not bound by Python dispatch; chunks end at
     every multiple of ``steps_per_call``, ``log_every``, ``checkpoint_every`` and each hook's
     period, and at the end, so results do not depend on ``steps_per_call``. Batches of one chunk
     are stacked on the host (``np.stack``); consecutive batches of different shapes (length
-    buckets) run as separate scans. After each chunk: the train metrics averaged over the steps
+    buckets) run as separate chunks. After each chunk: the train metrics averaged over the steps
     since the last log line are logged every ``log_every`` steps, hooks run on their period, and
     a checkpoint is written every ``checkpoint_every`` steps; all three also happen after the
     last step.
@@ -366,7 +367,7 @@ def fit(
       max_to_keep: checkpoints kept.
       tensorboard: also write scalars to ``workdir/tensorboard`` (needs ``tensorboardX``).
       profile: ``(first, last)`` steps to trace with ``jax.profiler`` into ``workdir/profile``.
-      jit: compile the chunks (False runs ``step_fn`` eagerly inside an uncompiled scan; for
+      jit: compile the chunks (False runs ``step_fn`` eagerly inside an uncompiled loop; for
         debugging).
 
     Returns:
@@ -534,7 +535,7 @@ def _run(
                     chunk_examples += float(examples_per_step)
                 elif b is not None:
                     chunk_examples += _count_examples(b)
-            # Runs of equal batch shapes, each one scan.
+            # Runs of equal batch shapes, each one compiled chunk.
             runs, i = [], 0
             while i < len(batches):
                 j = i + 1
