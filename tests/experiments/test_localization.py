@@ -48,6 +48,13 @@ def test_localization_tiny_shares_the_protein_mlm_pretraining(run_tiny):
     assert m["sizes"] == {"train": 60, "val": 20, "test": 30}
     assert (folder / "localization.png").stat().st_size > 0
     assert "softmax acc" in metrics["headline"] and "1 pretraining seed" in metrics["headline"]
+
+
+@pytest.mark.slow
+def test_localization_and_protein_mlm_read_the_shared_pretraining_back(run_tiny):
+    pytest.importorskip("scldata")
+    metrics, _ = run_tiny("localization")
+    m = metrics["per_seed"][0]
     # protein-mlm with the same --out reads the same pretraining back instead of training
     mlm, _ = run_tiny("protein-mlm")
     assert mlm["per_seed"][0]["resumed_from"] == 6
