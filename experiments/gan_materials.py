@@ -96,6 +96,7 @@ def _describe(samples, *, train_keys, real_test, key, cfg) -> dict:
         "two_sample_accuracy": c2st["accuracy"],
         "two_sample_cross_entropy": c2st["cross_entropy"],
         "two_sample_train_accuracy": c2st["train_accuracy"],
+        "two_sample_non_finite_fake": c2st["non_finite_fake"],
     }
 
 

@@ -83,6 +83,19 @@ def test_two_sample_errors():
         classifier_two_sample_test(
             np.zeros((4, 2)), np.zeros((4, 2)), key=jax.random.key(0), test_fraction=1.0
         )
+    with pytest.raises(ValueError, match="real holds 1 rows with NaN or inf"):
+        classifier_two_sample_test(np.array([[0.0, np.nan], [1, 1], [2, 2], [3, 3]]),
+                                   np.zeros((4, 2)), key=0)  # fmt: skip
+
+
+def test_two_sample_counts_non_finite_generated_rows():
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 2.0
+    fake[[3, 7, 11]] = [np.nan, 0.0], [np.inf, 1.0], [0.0, -np.inf]
+    r = classifier_two_sample_test(real, fake, key=0, steps=20, hidden=(8,))
+    assert r["non_finite_fake"] == 3 and np.isfinite(r["accuracy"])
+    clean = classifier_two_sample_test(real, rng.normal(size=(40, 2)), key=0, steps=20, hidden=(8,))
+    assert clean["non_finite_fake"] == 0
 
 
 def test_set_statistics():

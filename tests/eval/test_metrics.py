@@ -231,3 +231,38 @@ def test_calibration_bad_input():
         reliability_bins(np.ones((4, 3), int), np.zeros(4, int))
     with pytest.raises(ValueError, match="num_bins"):
         reliability_bins(np.ones((4, 3), np.float32), np.zeros(4, int), num_bins=0)
+
+
+# ---------------------------------------------------------------- non-finite model outputs
+
+
+def test_nan_scores_give_nan_metrics_never_a_number(variant):
+    logits = np.array([[np.nan, 1.0], [2.0, 0.0], [0.0, 3.0]], np.float32)
+    y = np.array([0, 0, 1])
+    assert float(accuracy(logits[1:], y[1:])) == 1.0  # the finite rows alone are all right
+    assert np.isnan(variant(accuracy)(logits, y))  # was 1.0: argmax of a NaN row is 0
+    s, yb = np.array([0.1, np.nan, 0.8, 0.3], np.float32), np.array([0, 0, 1, 1])
+    assert np.isnan(variant(roc_auc)(s, yb)) and np.isnan(variant(average_precision)(s, yb))
+    p = np.array([[0.9, 0.1], [np.nan, np.nan], [0.3, 0.7]], np.float32)
+    bins = variant(reliability_bins)(p, np.array([0, 1, 1]))
+    assert int(np.sum(bins.counts)) == 2  # the NaN row is in no bin
+    assert np.isnan(bins.confidence).all() and np.isnan(bins.accuracy).all()
+    assert np.isnan(variant(expected_calibration_error)(p, np.array([0, 1, 1])))
+    finite = variant(expected_calibration_error)(p[[0, 2]], np.array([0, 1]))
+    np.testing.assert_allclose(finite, np.mean([0.1, 0.3]), atol=1e-6)
+
+
+def test_calibration_refuses_probabilities_outside_the_unit_interval():
+    with pytest.raises(ValueError, match=r"probs must lie in \[0, 1\].*index \[1, 0\]"):
+        expected_calibration_error(np.array([[0.5, 0.5], [1.5, -0.5]], np.float32), [0, 1])
+    with pytest.raises(ValueError, match="probs must lie"):
+        reliability_bins(np.array([0.2, -0.1], np.float32), np.array([0, 1]))
+
+
+def test_bootstrap_counts_non_finite_replicates_in_its_note():
+    s = np.array([0.1, 0.4, 0.35, 0.8, np.nan, 0.2], np.float32)
+    y = np.array([0, 0, 1, 1, 1, 0])
+    r = bootstrap_interval(roc_auc, s, y, key=0, num_resamples=50)
+    assert np.isnan(r.mean)
+    bad = int(np.count_nonzero(~np.isfinite(r.values)))
+    assert 0 < bad <= 50 and r.note == f"{bad} of 50 replicates are not finite"

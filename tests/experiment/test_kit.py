@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import ml_collections
@@ -182,3 +183,29 @@ def test_bad_command_lines(exp_dir, tmp_path, capsys):
         cli.main(["run", "alpha", "--seeds", "0"])
     assert cli.main(["list"]) == 0
     assert "beta" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message", "error"),
+    [
+        (["run", "nope"], "unknown experiment 'nope'", ValueError),
+        (["run", "alpha", "--out", "{file}"], "not a folder", ValueError),
+        (["run", "alpha", "--config.scael=2"], "unknown config key 'scael'", ValueError),
+        (["run", "alpha", "--config.scale='x'"], "expected a value of type float", ValueError),
+        (["list", "--config.scale=2"], "only apply to `xent-jax run`", ValueError),
+    ],
+)
+def test_user_errors_are_one_line_and_debug_shows_the_traceback(
+    exp_dir, tmp_path, capsys, argv, message, error
+):
+    (tmp_path / "file").write_text("x")
+    argv = [a.format(file=tmp_path / "file") for a in argv]
+    if "--out" not in argv and argv[0] == "run":
+        argv += ["--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("xent-jax: error: ") and message in err, err
+    assert "Traceback" not in err
+    with pytest.raises(error, match=re.escape(message)):
+        cli.main(["--debug", *argv])
+    assert not (tmp_path / "out").exists()  # refused before anything ran

@@ -297,3 +297,28 @@ def test_checked_out_of_range_labels_everywhere():
         logits, jnp.zeros((1, 4)), jnp.array([[1, 5]]), jnp.array([[0.0, 1.0]])
     )
     assert np.isfinite(ok).all()
+
+
+def _public_losses():
+    import inspect
+
+    skip = {"checked", "make_fenchel_young_loss"}  # take functions, not arrays
+    for name in sorted(dir(xl)):
+        fn = getattr(xl, name)
+        if name.startswith("_") or name in skip or not inspect.isfunction(fn):
+            continue
+        params = inspect.signature(fn).parameters.values()
+        required = [
+            p.name for p in params if p.default is p.empty and p.kind <= p.POSITIONAL_OR_KEYWORD
+        ]
+        for i, arg in enumerate(required):
+            yield pytest.param(name, len(required), i, arg, id=f"{name}-{arg}")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize(("name", "count", "index", "arg"), list(_public_losses()))
+def test_none_for_any_array_argument_is_refused_by_name(name, count, index, arg):
+    args = [np.ones((2, 3), np.float32) for _ in range(count)]
+    args[index] = None
+    with pytest.raises(TypeError, match=rf"^{arg} must be"):
+        getattr(xl, name)(*args)

@@ -133,8 +133,9 @@ def classifier_two_sample_test(
     """Classifier two-sample test: how well can an MLP tell real from generated samples?
 
     Both sets are cut to the same size ``n`` (so chance is exactly 0.5), shuffled and split into a
-    training part and a held-out part (``test_fraction``). Non-finite generated rows are set to 0.
-    Features are standardised with the training part's statistics
+    training part and a held-out part (``test_fraction``). Non-finite generated rows (a
+    diverged generator) are set to 0 and counted in ``non_finite_fake``; non-finite real rows
+    are an error. Features are standardised with the training part's statistics
     (:func:`xent_jax.eval.standardize`). A :class:`xent_jax.models.MLP` (ReLU ``hidden`` layers,
     one output logit) is trained full-batch with AdamW on the mean sigmoid cross-entropy
     (label 1 = real) through the engine's :func:`xent_jax.train.fit`, and scored on the held-out
@@ -152,10 +153,12 @@ def classifier_two_sample_test(
 
     Returns:
       A dict: ``accuracy`` and ``cross_entropy`` (nats, mean) on the held-out part,
-      ``train_accuracy``, ``n_test`` and ``chance_cross_entropy`` (``ln 2``).
+      ``train_accuracy``, ``n_test``, ``chance_cross_entropy`` (``ln 2``) and
+      ``non_finite_fake`` (generated rows with a NaN or inf among the ``n`` used).
 
     Raises:
-      ValueError: for mismatched feature sizes, too few samples or a bad ``test_fraction``.
+      ValueError: for mismatched feature sizes, too few samples, a bad ``test_fraction`` or
+        non-finite real samples.
 
     Examples:
       >>> import numpy as np
@@ -175,6 +178,9 @@ def classifier_two_sample_test(
         )
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    bad_real = int(np.count_nonzero(~np.isfinite(real).all(axis=1)))
+    if bad_real:
+        raise ValueError(f"real holds {bad_real} rows with NaN or inf; real samples must be finite")
     n = min(len(real), len(fake))
     n_test = int(round(n * test_fraction))
     if n_test < 1 or n - n_test < 1:
@@ -222,6 +228,7 @@ def classifier_two_sample_test(
         "train_accuracy": float(np.mean((np.asarray(train_logits) > 0) == (y_train > 0.5))),
         "n_test": int(2 * n_test),
         "chance_cross_entropy": float(np.log(2.0)),
+        "non_finite_fake": int(np.count_nonzero(~finite)),
     }
 
 

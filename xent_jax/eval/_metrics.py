@@ -326,7 +326,8 @@ def accuracy(predictions: ArrayLike, labels: ArrayLike) -> jax.Array:
       labels: int ``[n]``.
 
     Returns:
-      scalar float32 in [0, 1].
+      scalar float32 in [0, 1]; NaN when a prediction or score is NaN (never a finite count of
+      NaN rows as wrong or right).
 
     Examples:
       >>> logits = jnp.array([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
@@ -336,6 +337,7 @@ def accuracy(predictions: ArrayLike, labels: ArrayLike) -> jax.Array:
     predictions, labels = jnp.asarray(predictions), jnp.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be [n], got shape {labels.shape}")
+    poisoned = _any_nan(predictions)
     if predictions.ndim == 2:
         predictions = jnp.argmax(predictions, axis=-1)
     if predictions.shape != labels.shape:
@@ -343,7 +345,14 @@ def accuracy(predictions: ArrayLike, labels: ArrayLike) -> jax.Array:
             f"predictions must be [n] or [n, classes] with n={labels.shape[0]}, "
             f"got shape {predictions.shape}"
         )
-    return jnp.mean((predictions == labels).astype(jnp.float32))
+    return jnp.where(poisoned, jnp.nan, jnp.mean((predictions == labels).astype(jnp.float32)))
+
+
+def _any_nan(x: jax.Array) -> jax.Array:
+    """True when a floating ``x`` holds a NaN (False for integer arrays)."""
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        return jnp.bool_(False)
+    return jnp.any(jnp.isnan(x))
 
 
 def _binary(scores: ArrayLike, labels: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:
@@ -375,7 +384,7 @@ def roc_auc(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
         ``jit`` a missing class gives NaN.
 
     Returns:
-      scalar in [0, 1].
+      scalar in [0, 1]; NaN when a score is NaN.
 
     Examples:
       >>> float(roc_auc(jnp.array([0.1, 0.4, 0.35, 0.8]), jnp.array([0, 0, 1, 1])))
@@ -389,7 +398,8 @@ def roc_auc(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
     pos = jnp.sum(y).astype(jnp.float32)
     neg = jnp.float32(s.shape[0]) - pos
     rank_sum = jnp.sum(jnp.where(y, rank, 0.0))
-    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+    auc = (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+    return jnp.where(_any_nan(s), jnp.nan, auc)
 
 
 def average_precision(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
@@ -406,7 +416,7 @@ def average_precision(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
         ``jit`` no positives gives NaN.
 
     Returns:
-      scalar in [0, 1].
+      scalar in [0, 1]; NaN when a score is NaN.
 
     Examples:
       >>> round(float(average_precision(jnp.array([0.1, 0.4, 0.35, 0.8]),
@@ -422,7 +432,8 @@ def average_precision(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
     pos_at_least = n - jnp.searchsorted(pos_sorted, s, side="left")
     precision = pos_at_least.astype(jnp.float32) / at_least.astype(jnp.float32)
     pos = jnp.sum(y).astype(jnp.float32)
-    return jnp.sum(jnp.where(y, precision, 0.0)) / pos
+    ap = jnp.sum(jnp.where(y, precision, 0.0)) / pos
+    return jnp.where(_any_nan(s), jnp.nan, ap)
 
 
 class ReliabilityBins(NamedTuple):
@@ -433,7 +444,8 @@ class ReliabilityBins(NamedTuple):
         ``(edges[b], edges[b + 1]]`` (the first bin also holds 0).
       confidence: ``[num_bins]`` mean confidence in each bin (NaN where the bin is empty).
       accuracy: ``[num_bins]`` accuracy in each bin (NaN where the bin is empty).
-      counts: ``[num_bins]`` number of examples in each bin.
+      counts: ``[num_bins]`` number of examples in each bin (rows with a NaN probability are in
+        no bin, and then every bin's confidence and accuracy is NaN).
     """
 
     edges: jax.Array
@@ -448,6 +460,15 @@ def _confidence_correct(probs: ArrayLike, labels: ArrayLike) -> tuple[jax.Array,
         raise TypeError(f"probs must be floating point, got dtype {p.dtype}")
     if y.ndim != 1:
         raise ValueError(f"labels must be [n], got shape {y.shape}")
+    if _is_concrete(p):
+        arr = np.asarray(p)
+        outside = np.isfinite(arr) & ((arr < 0) | (arr > 1))
+        if outside.any():
+            bad = np.argwhere(outside)[0].tolist()
+            raise ValueError(
+                f"probs must lie in [0, 1], got {arr[tuple(bad)]!r} at index {bad} "
+                "(pass probabilities, e.g. jax.nn.softmax(logits), not logits)"
+            )
     if p.ndim == 1 and p.shape == y.shape:  # binary: p = P(y = 1)
         conf = jnp.maximum(p, 1 - p)
         correct = (p > 0.5) == y.astype(bool)
@@ -487,11 +508,13 @@ def reliability_bins(probs: ArrayLike, labels: ArrayLike, *, num_bins: int = 15)
     conf, correct = _confidence_correct(probs, labels)
     edges = jnp.linspace(0.0, 1.0, num_bins + 1, dtype=conf.dtype)
     which = jnp.searchsorted(edges[1:-1], conf, side="left")  # (edges[b], edges[b+1]] -> b
-    counts = jnp.zeros((num_bins,), jnp.int32).at[which].add(1)
-    conf_sum = jnp.zeros((num_bins,), conf.dtype).at[which].add(conf)
-    acc_sum = jnp.zeros((num_bins,), conf.dtype).at[which].add(correct)
+    nan_row = jnp.isnan(conf)
+    which = jnp.where(nan_row, num_bins, which)  # out of range: dropped by .at[].add
+    counts = jnp.zeros((num_bins,), jnp.int32).at[which].add(1, mode="drop")
+    conf_sum = jnp.zeros((num_bins,), conf.dtype).at[which].add(conf, mode="drop")
+    acc_sum = jnp.zeros((num_bins,), conf.dtype).at[which].add(correct, mode="drop")
     safe = jnp.maximum(counts, 1).astype(conf.dtype)
-    empty = counts == 0
+    empty = (counts == 0) | jnp.any(nan_row)
     return ReliabilityBins(
         edges=edges,
         confidence=jnp.where(empty, jnp.nan, conf_sum / safe),
@@ -514,7 +537,8 @@ def expected_calibration_error(
       num_bins: number of bins (15 as in Guo et al. 2017).
 
     Returns:
-      scalar in [0, 1].
+      scalar in [0, 1]; NaN when a probability is NaN. Eagerly, probabilities outside [0, 1]
+      raise ``ValueError``.
 
     Examples:
       >>> p = jnp.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])
@@ -524,4 +548,5 @@ def expected_calibration_error(
     bins = reliability_bins(probs, labels, num_bins=num_bins)
     n = jnp.sum(bins.counts).astype(bins.confidence.dtype)
     gap = jnp.where(bins.counts > 0, jnp.abs(bins.accuracy - bins.confidence), 0.0)
-    return jnp.sum(bins.counts * gap) / n
+    poisoned = jnp.any(jnp.isnan(bins.confidence) & (bins.counts > 0)) | (n == 0)
+    return jnp.where(poisoned, jnp.nan, jnp.sum(bins.counts * gap) / jnp.maximum(n, 1))

@@ -44,6 +44,7 @@ import numpy as np
 from jax.experimental import checkify
 
 __all__ = [
+    "as_array",
     "as_float_array",
     "broadcast_arrays",
     "broadcast_where",
@@ -107,6 +108,13 @@ def compute_dtype(*dtypes: Any) -> np.dtype:
     """
     floats = [d for d in dtypes if jnp.issubdtype(np.dtype(d), jnp.floating)]
     return np.dtype(jnp.promote_types(jnp.result_type(*floats) if floats else jnp.float32, "f4"))
+
+
+def as_array(x: jax.typing.ArrayLike, name: str) -> jax.Array:
+    """Converts ``x`` to an array; ``None`` is refused with a ``TypeError`` naming ``name``."""
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
+    return jnp.asarray(x)
 
 
 def as_float_array(x: jax.typing.ArrayLike, name: str) -> jax.Array:
@@ -326,6 +334,8 @@ def check_finite(
 
 def check_label_smoothing(label_smoothing: Any, name: str = "label_smoothing") -> None:
     """``0 <= label_smoothing <= 1``: ``ValueError`` when concrete, checked mode when traced."""
+    if label_smoothing is None or isinstance(label_smoothing, str):
+        raise TypeError(f"{name} must be a number in [0, 1], got {label_smoothing!r}")
     if np.ndim(label_smoothing) != 0:
         raise ValueError(f"{name} must be a scalar, got shape {tuple(np.shape(label_smoothing))}")
     if is_concrete(label_smoothing):

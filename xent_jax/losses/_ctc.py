@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from xent_jax.losses._checks import (
+    as_array,
     as_float_array,
     check_finite,
     check_labels_in_range,
@@ -76,9 +77,9 @@ def ctc_loss_with_forward_probs(
       with recurrent neural networks", ICML 2006.
     """
     logits = as_float_array(logits, "logits")
-    logit_paddings = jnp.asarray(logit_paddings)
-    labels = jnp.asarray(labels)
-    label_paddings = jnp.asarray(label_paddings)
+    logit_paddings = as_array(logit_paddings, "logit_paddings")
+    labels = as_array(labels, "labels")
+    label_paddings = as_array(label_paddings, "label_paddings")
     if logits.ndim != 3:
         raise ValueError(f"logits must have shape [B, T, K] (rank 3), got shape {logits.shape}")
     if labels.ndim != 2:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from xent_jax.losses._checks import as_float_array, check_integer
+from xent_jax.losses._checks import as_array, as_float_array, check_integer
 from xent_jax.losses._information import cross_entropy, entropy, relative_entropy
 
 __all__ = ["information_identity_error", "softmax_regression_gradient"]
@@ -66,7 +66,7 @@ def softmax_regression_gradient(
     w = as_float_array(w, "w")
     b = as_float_array(b, "b")
     x = as_float_array(x, "x")
-    labels = jnp.asarray(labels)
+    labels = as_array(labels, "labels")
     check_integer(labels, "labels")
     logits = x @ w + b[None, :]
     residual = jax.nn.softmax(logits, axis=-1) - jax.nn.one_hot(labels, w.shape[1], dtype=w.dtype)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from xent_jax.losses._checks import as_float_array, broadcast_arrays, compute_dtype
+from xent_jax.losses._checks import as_array, as_float_array, broadcast_arrays, compute_dtype
 
 __all__ = ["make_fenchel_young_loss"]
 
@@ -89,7 +89,7 @@ def make_fenchel_young_loss(max_fun: Callable[..., Any]) -> Callable[..., jax.Ar
 
     def fenchel_young_loss(scores, targets, *args, **kwargs):
         scores = as_float_array(scores, "scores")
-        targets = jnp.asarray(targets)
+        targets = as_array(targets, "targets")
         if not jnp.issubdtype(targets.dtype, jnp.floating):
             targets = targets.astype(compute_dtype(scores.dtype))
 

@@ -23,6 +23,8 @@ _GENERATOR_KINDS = ("non_saturating", "minimax")
 
 
 def _as_float_logits(name: str, x: ArrayLike) -> jax.Array:
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"{name} must be a floating-point array, got dtype {x.dtype}")

@@ -39,6 +39,7 @@ import numpy as np
 from jax import lax
 
 from xent_jax.losses._checks import (
+    as_array,
     check_class_weights,
     check_floating,
     check_integer,
@@ -452,9 +453,9 @@ def linear_softmax_cross_entropy_with_integer_labels(
       ...                   atol=1e-5))
       True
     """
-    x = jnp.asarray(x)
-    w = jnp.asarray(w)
-    labels = jnp.asarray(labels)
+    x = as_array(x, "x")
+    w = as_array(w, "w")
+    labels = as_array(labels, "labels")
     check_floating(x, "x")
     check_floating(w, "w")
     check_integer(labels, "labels")

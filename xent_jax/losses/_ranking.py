@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from xent_jax.losses._checks import (
+    as_array,
     as_float_array,
     broadcast_arrays,
     broadcast_where,
@@ -77,7 +78,7 @@ def ranking_softmax_loss(
       Cao et al., "Learning to Rank: From Pairwise Approach to Listwise Approach", ICML 2007.
     """
     logits = as_float_array(logits, "logits")
-    labels = jnp.asarray(labels)
+    labels = as_array(labels, "labels")
     arrays = {"logits": logits, "labels": labels}
     if weights is not None:
         arrays["weights"] = jnp.asarray(weights)

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from xent_jax.losses._checks import (
+    as_array,
     as_float_array,
     check_class_weights,
     check_integer,
@@ -125,7 +126,7 @@ def target_weights(
       ...                      ignore_index=-100))
       [1. 3. 0.]
     """
-    labels = jnp.asarray(labels)
+    labels = as_array(labels, "labels")
     check_integer(labels, "labels")
     if class_weights is None:
         weights = jnp.ones(labels.shape, jnp.float32)

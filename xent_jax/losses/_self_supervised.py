@@ -7,7 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from xent_jax.losses._checks import as_float_array, check_finite, compute_dtype, value_check
+from xent_jax.losses._checks import (
+    as_array,
+    as_float_array,
+    check_finite,
+    compute_dtype,
+    value_check,
+)
 
 __all__ = ["ntxent"]
 
@@ -58,7 +64,7 @@ def ntxent(
       ICML 2020.
     """
     embeddings = as_float_array(embeddings, "embeddings")
-    labels = jnp.asarray(labels)
+    labels = as_array(labels, "labels")
     if embeddings.ndim != 2:
         raise ValueError(
             f"embeddings must have shape [batch, features], got shape {embeddings.shape}"

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from xent_jax.losses._checks import (
+    as_array,
     as_float_array,
     broadcast_arrays,
     broadcast_where,
@@ -42,7 +43,7 @@ def _prepare(logits, labels):
     logits = as_float_array(logits, "logits")
     if labels is None:
         raise TypeError("labels must be an array, got None")
-    labels = jnp.asarray(labels)
+    labels = as_array(labels, "labels")
     if not (jnp.issubdtype(labels.dtype, jnp.number) or labels.dtype == jnp.bool_):
         raise TypeError(f"labels must be numeric, got dtype {labels.dtype}")
     if jnp.issubdtype(labels.dtype, jnp.complexfloating):

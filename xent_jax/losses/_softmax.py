@@ -43,6 +43,7 @@ from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
 from xent_jax.losses._checks import (
+    as_array,
     as_float_array,
     broadcast_arrays,
     broadcast_where,
@@ -245,7 +246,7 @@ def _soft_prepare(logits, labels, axis, where, *, allow_none_axis=True):
     labels are cast to the compute dtype (optax's product with them promotes).
     """
     logits = as_float_array(logits, "logits")
-    labels = jnp.asarray(labels)
+    labels = as_array(labels, "labels")
     if not (jnp.issubdtype(labels.dtype, jnp.number) or labels.dtype == jnp.bool_):
         raise TypeError(f"labels must be numeric, got dtype {labels.dtype}")
     if jnp.issubdtype(labels.dtype, jnp.complexfloating):
@@ -400,7 +401,7 @@ def poly_loss_cross_entropy(
       Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss
       Functions", ICLR 2022.
     """
-    labels_arr = jnp.asarray(labels)
+    labels_arr = as_array(labels, "labels")
     if not jnp.issubdtype(labels_arr.dtype, jnp.floating):
         raise TypeError(f"labels must have a floating dtype, got dtype {labels_arr.dtype}")
     if np.ndim(epsilon) != 0:
@@ -483,7 +484,7 @@ def softmax_cross_entropy_with_integer_labels(
     logits = as_float_array(logits, "logits")
     if labels is None:
         raise TypeError("labels must be an array of integer class indices, got None")
-    labels = jnp.asarray(labels)
+    labels = as_array(labels, "labels")
     check_integer(labels, "labels")
     if axis is None:
         raise ValueError("axis must be an int or a tuple of ints, got None")

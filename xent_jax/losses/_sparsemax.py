@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from xent_jax.losses._checks import (
+    as_array,
     as_float_array,
     broadcast_arrays,
     check_finite,
@@ -61,7 +62,7 @@ def sparsemax_loss(
       Blondel, Martins and Niculae, "Learning with Fenchel-Young Losses", JMLR 2020, Sec. 4.4.
     """
     logits = as_float_array(logits, "logits")
-    labels = jnp.asarray(labels)
+    labels = as_array(labels, "labels")
     _, (logits, labels) = broadcast_arrays({"logits": logits, "labels": labels})
     x = logits.astype(compute_dtype(logits.dtype))
     check_finite(x, "logits", allow_inf=True)
@@ -170,7 +171,7 @@ def multiclass_sparsemax_loss(
       Martins and Astudillo, "From Softmax to Sparsemax", ICML 2016.
     """
     scores = as_float_array(scores, "scores")
-    labels = jnp.asarray(labels)
+    labels = as_array(labels, "labels")
     check_integer(labels, "labels")
     if scores.ndim < 1 or scores.shape[-1] == 0:
         raise ValueError(
