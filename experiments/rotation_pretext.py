@@ -29,16 +29,12 @@ METHODS = {
 
 
 def _data(cfg, seed):
-    from xent_jax.data import load_digits, load_mnist5k, load_mnist10k, train_test_split
+    from xent_jax.data import load_digits, load_mnist5k, load_mnist10k, train_val_test_split
 
     loaders = {"mnist10k": load_mnist10k, "mnist5k": load_mnist5k, "digits": load_digits}
     x, y = loaders[cfg.dataset]()
-    if cfg.n_limit:
-        (x, y), _ = train_test_split(x, y, n_train=cfg.n_limit, seed=seed + 1)
-    (x_tr, y_tr), test = train_test_split(x, y, n_train=cfg.n_train, seed=seed)
-    n_fit = len(y_tr) - int(round(cfg.val_fraction * len(y_tr)))
-    fit, val = train_test_split(x_tr, y_tr, n_train=n_fit, seed=seed)
-    return fit, val, test
+    return train_val_test_split(x, y, n_train=cfg.n_train, val_fraction=cfg.val_fraction,
+                                seed=seed, n_limit=cfg.n_limit)  # fmt: skip
 
 
 def run(run):

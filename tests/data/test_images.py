@@ -127,3 +127,25 @@ def test_train_test_split():
     np.testing.assert_array_equal(xtr.ravel().astype(int) // 5, ytr)  # pairs stay together
     with pytest.raises(ValueError, match="n_train"):
         im.train_test_split(x, y, n_train=20)
+
+
+def test_train_val_test_split_is_the_three_step_split_and_disjoint():
+    from xent_jax.data import train_test_split, train_val_test_split
+
+    x, y = np.arange(300.0)[:, None], np.arange(300) % 7
+    fit, val, test = train_val_test_split(x, y, n_train=200, val_fraction=0.15, seed=3, n_limit=250)
+    (xl, yl), _ = train_test_split(x, y, n_train=250, seed=4)
+    (xtr, ytr), (xte, yte) = train_test_split(xl, yl, n_train=200, seed=3)
+    (xf, yf), (xv, yv) = train_test_split(xtr, ytr, n_train=170, seed=3)
+    for got, want in zip((fit, val, test), ((xf, yf), (xv, yv), (xte, yte)), strict=True):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    ids = [set(part[0][:, 0].tolist()) for part in (fit, val, test)]
+    assert [len(i) for i in ids] == [170, 30, 50] and not (
+        ids[0] & ids[1] | ids[0] & ids[2] | ids[1] & ids[2]
+    )
+    fit0, _, _ = train_val_test_split(x, y, n_train=200, val_fraction=0.15, seed=3)
+    assert len(fit0[1]) == 170
+    for bad in (0.0, 1.0, True, -0.1):
+        with pytest.raises(ValueError, match="val_fraction"):
+            train_val_test_split(x, y, n_train=200, val_fraction=bad)

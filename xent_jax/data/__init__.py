@@ -20,6 +20,7 @@ from xent_jax.data.images import (
     load_mnist10k,
     read_idx,
     train_test_split,
+    train_val_test_split,
 )
 from xent_jax.data.micrographs import MATERIALS, MicrographSet, load_micrographs, split_by_image
 from xent_jax.data.mixtures import grid_centers, mixture, ring_centers, sample_mixture
@@ -83,6 +84,7 @@ __all__ = [
     "load_mnist10k",
     "read_idx",
     "train_test_split",
+    "train_val_test_split",
     "SCL_CLASSES",
     "SCL_LOCATIONS",
     "DeepLocSet",

@@ -183,3 +183,46 @@ def train_test_split(
     perm = np.random.default_rng(seed).permutation(n)
     tr, te = perm[:n_train], perm[n_train:]
     return (images[tr], labels[tr]), (images[te], labels[te])
+
+
+def train_val_test_split(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_train: int,
+    val_fraction: float,
+    seed: int = 0,
+    n_limit: int | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """A leak-free fit / validation / test split for a study (every choice made on validation).
+
+    1. With ``n_limit``, first keep ``n_limit`` examples (shuffled with ``seed + 1``).
+    2. :func:`train_test_split` with ``seed``: the first ``n_train`` are training, the rest test.
+    3. ``round(val_fraction * n_train)`` of the training part (shuffled with ``seed``) are held
+       out for validation; the others are fitted on.
+
+    Args:
+      images: ``[n, ...]`` examples.
+      labels: ``[n]`` labels.
+      n_train: size of the training part (fit + validation).
+      val_fraction: share of the training part held out for validation, in ``(0, 1)``.
+      seed: the split's seed.
+      n_limit: optional number of examples to keep before splitting (None or 0: all).
+
+    Returns:
+      ``((x_fit, y_fit), (x_val, y_val), (x_test, y_test))``, disjoint.
+
+    Examples:
+      >>> x, y = np.arange(20.0)[:, None], np.arange(20) % 2
+      >>> fit, val, test = train_val_test_split(x, y, n_train=15, val_fraction=0.2, seed=0)
+      >>> len(fit[1]), len(val[1]), len(test[1])
+      (12, 3, 5)
+    """
+    if isinstance(val_fraction, bool) or not 0.0 < float(val_fraction) < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    if n_limit:
+        (images, labels), _ = train_test_split(images, labels, n_train=n_limit, seed=seed + 1)
+    (x_tr, y_tr), test = train_test_split(images, labels, n_train=n_train, seed=seed)
+    n_fit = len(y_tr) - int(round(val_fraction * len(y_tr)))
+    fit, val = train_test_split(x_tr, y_tr, n_train=n_fit, seed=seed)
+    return fit, val, test

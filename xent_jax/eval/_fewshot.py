@@ -16,8 +16,7 @@ from jax.typing import ArrayLike
 
 from xent_jax._keys import as_key
 from xent_jax.eval._metrics import Interval, mean_interval
-from xent_jax.eval._probe import _check_l2, _check_positive_int, _lbfgs_many, _prepare
-from xent_jax.eval._standardize import standardize
+from xent_jax.eval._probe import _check_l2, _check_positive_int, _lbfgs_many, _prepare, probe_inputs
 
 __all__ = ["FewshotResult", "fewshot_indices", "fewshot_probe"]
 
@@ -140,21 +139,9 @@ def fewshot_probe(
       >>> r.accuracies.shape, r.interval.n, bool(r.interval.mean > 0.9)
       ((3,), 3, True)
     """
-    ftr, fte = np.asarray(features_train), np.asarray(features_test)
-    ytr, yte = np.asarray(y_train), np.asarray(y_test)
-    for name, f, yy in (("features_train", ftr, ytr), ("features_test", fte, yte)):
-        if f.ndim != 2:
-            raise ValueError(f"{name} must be [n, d], got shape {f.shape}")
-        if yy.shape != f.shape[:1]:
-            raise ValueError(f"labels for {name} must be [{f.shape[0]}], got shape {yy.shape}")
-        if not np.issubdtype(yy.dtype, np.integer):
-            raise TypeError(f"labels for {name} must be integers, got dtype {yy.dtype}")
-    if ftr.shape[1] != fte.shape[1]:
-        raise ValueError(f"feature sizes differ: train {ftr.shape[1]}, test {fte.shape[1]}")
-    if num_classes is None:
-        num_classes = int(max(ytr.max(), yte.max())) + 1
-    if standardize_features:
-        ftr, fte = standardize(ftr, fte)
+    ftr, ytr, fte, yte, num_classes = probe_inputs(
+        features_train, y_train, features_test, y_test, num_classes, standardize_features
+    )
     idx = fewshot_indices(ytr, per_class, key=key, draws=draws)
     xs, ys, k = _prepare(ftr[idx], ytr[idx], "softmax", num_classes)
     params, _ = _lbfgs_many(

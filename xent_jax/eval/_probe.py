@@ -197,6 +197,38 @@ def predict_head(
     return jax.nn.softmax(logits, axis=-1) if kind == "softmax" else jax.nn.sigmoid(logits)
 
 
+def probe_inputs(
+    features_train: ArrayLike,
+    y_train: ArrayLike,
+    features_test: ArrayLike,
+    y_test: ArrayLike,
+    num_classes: int | None,
+    standardize_features: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Checks a probe's train/test features and labels by name; returns them ready to fit.
+
+    Returns ``(features_train, y_train, features_test, y_test, num_classes)`` as numpy arrays,
+    the features standardised with the training statistics when ``standardize_features``, and
+    ``num_classes`` inferred from the labels when None.
+    """
+    ftr, fte = np.asarray(features_train), np.asarray(features_test)
+    ytr, yte = np.asarray(y_train), np.asarray(y_test)
+    for name, f, yy in (("features_train", ftr, ytr), ("features_test", fte, yte)):
+        if f.ndim != 2:
+            raise ValueError(f"{name} must be [n, d], got shape {f.shape}")
+        if yy.shape != f.shape[:1]:
+            raise ValueError(f"labels for {name} must be [{f.shape[0]}], got shape {yy.shape}")
+        if not np.issubdtype(yy.dtype, np.integer):
+            raise TypeError(f"labels for {name} must be integers, got dtype {yy.dtype}")
+    if ftr.shape[1] != fte.shape[1]:
+        raise ValueError(f"feature sizes differ: train {ftr.shape[1]}, test {fte.shape[1]}")
+    if num_classes is None:
+        num_classes = int(max(ytr.max(), yte.max())) + 1
+    if standardize_features:
+        ftr, fte = standardize(ftr, fte)
+    return ftr, ytr, fte, yte, num_classes
+
+
 def linear_probe(
     features_train: ArrayLike,
     y_train: ArrayLike,
@@ -231,21 +263,9 @@ def linear_probe(
       >>> linear_probe(x, y, x, y)["accuracy"]
       1.0
     """
-    ftr, fte = np.asarray(features_train), np.asarray(features_test)
-    ytr, yte = np.asarray(y_train), np.asarray(y_test)
-    for name, f, yy in (("features_train", ftr, ytr), ("features_test", fte, yte)):
-        if f.ndim != 2:
-            raise ValueError(f"{name} must be [n, d], got shape {f.shape}")
-        if yy.shape != f.shape[:1]:
-            raise ValueError(f"labels for {name} must be [{f.shape[0]}], got shape {yy.shape}")
-        if not np.issubdtype(yy.dtype, np.integer):
-            raise TypeError(f"labels for {name} must be integers, got dtype {yy.dtype}")
-    if ftr.shape[1] != fte.shape[1]:
-        raise ValueError(f"feature sizes differ: train {ftr.shape[1]}, test {fte.shape[1]}")
-    if num_classes is None:
-        num_classes = int(max(ytr.max(), yte.max())) + 1
-    if standardize_features:
-        ftr, fte = standardize(ftr, fte)
+    ftr, ytr, fte, yte, num_classes = probe_inputs(
+        features_train, y_train, features_test, y_test, num_classes, standardize_features
+    )
     x, y, k = _prepare(ftr, ytr, "softmax", num_classes)
     params, objective = _lbfgs(
         x,
