@@ -163,6 +163,7 @@ def multiclass_sparsemax_loss(
     Examples:
       >>> import jax.numpy as jnp
       >>> from xent_jax.losses import multiclass_sparsemax_loss
+      >>> jnp.set_printoptions(precision=4)
       >>> print(multiclass_sparsemax_loss(jnp.array([[0.0, 1e5, 0.0], [0.5, 0.0, 0.0]]),
       ...                                 jnp.array([1, 1])))
       [0.     0.5833]
