@@ -214,6 +214,7 @@ def _launch(out: Path, delay: float) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow  # ~55 s: three subprocesses each compile the bucketed Transformer
 def test_mlm_killed_after_a_checkpoint_resumes_to_identical_result(tmp_path):
     """SIGKILL after the first checkpoint, restart: parameters and log as uninterrupted."""
     ref, cut = tmp_path / "ref", tmp_path / "cut"
