@@ -128,6 +128,7 @@ def _launch(script: Path, out: Path, delay: float) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow  # three subprocesses (~35 s); fit's own SIGKILL test stays in make test
 def test_rotation_pretraining_killed_after_a_checkpoint_resumes_to_identical_result(tmp_path):
     """SIGKILL after the first checkpoint, restart: parameters and log as uninterrupted."""
     script = tmp_path / "rotation_run.py"
