@@ -118,10 +118,8 @@ def as_array(x: jax.typing.ArrayLike, name: str) -> jax.Array:
 
 
 def as_float_array(x: jax.typing.ArrayLike, name: str) -> jax.Array:
-    """Converts ``x`` to an array and checks that it is floating point."""
-    if x is None:
-        raise TypeError(f"{name} must be an array, got None")
-    x = jnp.asarray(x)
+    """Converts ``x`` to an array (:func:`as_array`) and checks that it is floating point."""
+    x = as_array(x, name)
     check_floating(x, name)
     return x
 

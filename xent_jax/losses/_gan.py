@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from xent_jax.losses._checks import as_array
 from xent_jax.losses._sigmoid import sigmoid_binary_cross_entropy
 
 __all__ = ["gan_discriminator_loss", "gan_generator_loss"]
@@ -23,9 +24,7 @@ _GENERATOR_KINDS = ("non_saturating", "minimax")
 
 
 def _as_float_logits(name: str, x: ArrayLike) -> jax.Array:
-    if x is None:
-        raise TypeError(f"{name} must be an array, got None")
-    x = jnp.asarray(x)
+    x = as_array(x, name)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"{name} must be a floating-point array, got dtype {x.dtype}")
     return x
