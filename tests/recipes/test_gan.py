@@ -202,6 +202,7 @@ def _no_timing(records):
     return [r for r in records if r["split"] != "timing"]
 
 
+@pytest.mark.slow  # three subprocesses (~40 s); fit's own SIGKILL test stays in make test
 def test_gan_killed_after_a_checkpoint_resumes_to_identical_result(tmp_path):
     """SIGKILL after the first checkpoint, restart: state, metrics and log as uninterrupted."""
     ref, cut = tmp_path / "ref", tmp_path / "cut"
