@@ -7,12 +7,11 @@ Command (full, 3 seeds, each (mixture, loss) trains its 3 seeds as one vmapped p
 Ring (8 modes, 8,000 steps) and grid (25 modes, 20,000 steps), non-saturating and minimax
 generator losses, a packed discriminator (PacGAN, pack 4), 3 seeds. VEEGAN protocol: 2,500
 samples, a sample is high quality within 3 std of its nearest mode, a mode is covered when it
-holds a high-quality sample. Expected cost: 168,000 GAN steps (48,000 ring + 120,000 grid); the
-previous loop measured about 11 ms per step here (1,445 s for 128,000 steps on the shared 2-core
-CPU), so about 30 minutes. Earlier measurement (ring 3 seeds, grid 2 seeds, old loop): ring
-8.0/8 modes with both losses, 31% high quality (target 50%); grid non-saturating 21.0/25 modes,
-36% high quality (targets 23 and 40%); grid minimax 4.0/25 (diverges). Re-measure with this
-config before quoting.
+holds a high-quality sample. Measured with this config (2026-12-03, 2-core CPU, one other run
+sharing it): 437 s wall for the 168,000 GAN steps (3 seeds vmapped per setting); ring 8.0/8 modes
+with both losses, 37% [20, 55] (non-saturating) and 31% [13, 49] (minimax) high quality (target
+50%); grid non-saturating 19.7 [13.4, 25.9]/25 modes, 32% [17, 47] (targets 23 and 40%); grid
+minimax 12.0 [-5.4, 29.4]/25 modes, 4% high quality (unstable).
 
 ``--quick``: ring only, both losses, one seed, 3,000 steps (a smoke run whose numbers are not the
 reported ones). ``tiny`` is for tests (both mixtures, 20 steps, small nets; seconds).
