@@ -156,14 +156,16 @@ def _soft_value(
     finite; a NaN or ``inf`` fast value (a ``-inf`` logit, a NaN, an overflow, an empty row)
     sends the batch to :func:`_soft_exact`.
 
-    The row statistics reach the label pass through an optimisation barrier: each pass then
-    broadcasts its own copy of the row vector inside its fused kernel, where a shared broadcast
-    would be written out as a full ``[..., K]`` array first (XLA:CPU's reduction fusions each
-    take their own broadcast; the shared one costs a write and two reads of the logits' size,
-    about 1.7x the time of the whole loss).
+    The row statistics (and ``z``) reach the label pass through an optimisation barrier: each
+    pass then broadcasts its own copy of the row vector (and converts its own bf16 ``z``) inside
+    its fused kernel, where a shared broadcast or conversion would be written out as a full
+    ``[..., K]`` float32 array first (XLA:CPU's reduction fusions each take their own; the shared
+    one costs a write and two reads of the logits' size, about 1.7x the time of the whole loss).
     """
     dtype = compute_dtype(z.dtype, t.dtype)
-    m, log_total = lax.optimization_barrier((m, jnp.log(total)))
+    # z goes through the barrier too: a bf16/f16 z converted once for both passes would be
+    # written out as a float32 copy; each pass converts its own (free at run time).
+    z, m, log_total = lax.optimization_barrier((z, m, jnp.log(total)))
     log_p = _shifted(z, m, dtype) - log_total[..., None]
     tt = t.astype(dtype)
     if poly is None:
@@ -177,7 +179,9 @@ def _soft_value(
 def _soft_tangent(z, t, poly, m, total, dz, dt, dpoly):
     """The JVP of :func:`_soft_value` (see ``_soft_jvp``); ``None`` tangents are zeros."""
     dtype = compute_dtype(z.dtype, t.dtype)
-    m, total = lax.optimization_barrier((m, total))  # as in _soft_value
+    label_sum = jnp.sum(t.astype(dtype), axis=-1, keepdims=True)
+    # as in _soft_value; t too, so that the label sum and the gradient convert their own bf16 t
+    z, t, m, total, label_sum = lax.optimization_barrier((z, t, m, total, label_sum))
     shifted = _shifted(z, m, dtype)
     total = total[..., None]
     tt = t.astype(dtype)
@@ -188,7 +192,7 @@ def _soft_tangent(z, t, poly, m, total, dz, dt, dpoly):
     tangent = 0.0
     if dz is not None:
         if eps is None:  # as few operations per entry as optax's autodiff: sub, exp, mul, sub
-            row = jnp.sum(tt, axis=-1, keepdims=True) / safe_total
+            row = label_sum / safe_total
             coef = jnp.exp(shifted) * row - tt
         else:  # one row sum: T + eps * sum(t p)
             row = jnp.sum(tt * (1.0 + eps * p), axis=-1, keepdims=True)
