@@ -71,8 +71,11 @@ def sparsemax_loss(
         "labels out of range: sparsemax_loss expects labels 0 or 1",
     )
     s = jnp.where(labels != 0, -x, x)
-    quadratic = (jnp.clip(s, -1.0, 1.0) + 1.0) ** 2 / 4.0
-    return jnp.where(s >= 1.0, s, quadratic)
+    # The quadratic piece reads s only where |s| < 1 (and where s is NaN, so that NaN reaches the
+    # loss); elsewhere it reads -1, where it is 0. A select, not a clip: its gradient is finite at
+    # +-inf (optax's is NaN there) and has no tie handling to compute.
+    u = jnp.where(jnp.abs(s) >= 1.0, -1.0, s)
+    return jnp.where(s >= 1.0, s, (u + 1.0) ** 2 / 4.0)
 
 
 @jax.jit
