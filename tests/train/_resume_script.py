@@ -1,6 +1,9 @@
 """A tiny training run used by test_loop.py: killed and resumed from a subprocess.
 
-usage: python _resume_script.py OUT DELAY STEPS_PER_CALL
+usage: python _resume_script.py OUT DELAY STEPS_PER_CALL [PAUSE_AT]
+
+With PAUSE_AT, fetching the batch of that step waits (up to 10 minutes) for the test's signal, so
+that an interruption cannot come too late on a fast machine.
 """
 
 import json
@@ -14,6 +17,7 @@ import numpy as np
 from xent_jax.train import fit, make_batch_fn
 
 out, delay, spc = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+pause_at = int(sys.argv[4]) if len(sys.argv) > 4 else -1
 rng = np.random.default_rng(0)
 x = rng.normal(size=(256, 16)).astype(np.float32)
 y = (x[:, :4].argmax(1)).astype(np.int32)
@@ -22,6 +26,8 @@ data_fn = make_batch_fn((x, y), batch_size=32, key=3)
 
 def batch_fn(step):
     time.sleep(delay)  # slow enough that the test can interrupt it mid-run
+    if step == pause_at:
+        time.sleep(600)  # the test interrupts the run here
     return data_fn(step)
 
 

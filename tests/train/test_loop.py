@@ -255,9 +255,9 @@ def test_seeds_as_a_batch_axis_equal_separate_runs():
     assert vmap_seeds(step) == vmap_seeds(step)  # equal wrappers share compiled chunks
 
 
-def _launch(out: Path, delay: float, spc: int = 3) -> subprocess.Popen:
+def _launch(out: Path, delay: float, spc: int = 3, pause_at: int = -1) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(SCRIPT), str(out), str(delay), str(spc)],
+        [sys.executable, str(SCRIPT), str(out), str(delay), str(spc), str(pause_at)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -284,13 +284,13 @@ def test_killed_and_interrupted_run_resumes_to_identical_result(tmp_path):
     """
     ref, cut = tmp_path / "ref", tmp_path / "cut"
     ref_proc = _launch(ref, 0.0, spc=40)
-    proc = _launch(cut, 0.1)
+    proc = _launch(cut, 0.1, pause_at=8)
     _wait_for_checkpoint(proc, cut / "checkpoints", above=0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (cut / "final.json").exists()
     assert (cut / ".xent-jax.lock").exists()  # left behind by the killed run: stale
-    proc = _launch(cut, 0.1)
+    proc = _launch(cut, 0.1, pause_at=22)  # waits at step 22: the SIGINT cannot come too late
     _wait_for_checkpoint(proc, cut / "checkpoints", above=15)
     proc.send_signal(signal.SIGINT)
     proc.wait()
