@@ -2,11 +2,12 @@
 
 usage: python _resume_script.py OUT DELAY STEPS_PER_CALL [PAUSE_AT]
 
-With PAUSE_AT, fetching the batch of that step waits (up to 10 minutes) for the test's signal, so
+With PAUSE_AT, fetching the batch of that step waits (up to 2 minutes) for the test's signal, so
 that an interruption cannot come too late on a fast machine.
 """
 
 import json
+import signal
 import sys
 import time
 
@@ -16,6 +17,9 @@ import numpy as np
 
 from xent_jax.train import fit, make_batch_fn
 
+# Ctrl-C raises KeyboardInterrupt here even when the parent ignores SIGINT (a job started with
+# `&` from a non-interactive shell passes SIG_IGN on to every child).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 out, delay, spc = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 pause_at = int(sys.argv[4]) if len(sys.argv) > 4 else -1
 rng = np.random.default_rng(0)
@@ -27,7 +31,7 @@ data_fn = make_batch_fn((x, y), batch_size=32, key=3)
 def batch_fn(step):
     time.sleep(delay)  # slow enough that the test can interrupt it mid-run
     if step == pause_at:
-        time.sleep(600)  # the test interrupts the run here
+        time.sleep(120)  # the test interrupts the run here
     return data_fn(step)
 
 
