@@ -15,19 +15,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from xent_jax.losses._checks import as_array
+from xent_jax.losses._checks import as_float_array
 from xent_jax.losses._sigmoid import sigmoid_binary_cross_entropy
 
 __all__ = ["gan_discriminator_loss", "gan_generator_loss"]
 
 _GENERATOR_KINDS = ("non_saturating", "minimax")
-
-
-def _as_float_logits(name: str, x: ArrayLike) -> jax.Array:
-    x = as_array(x, name)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"{name} must be a floating-point array, got dtype {x.dtype}")
-    return x
 
 
 def gan_discriminator_loss(
@@ -60,8 +53,8 @@ def gan_discriminator_loss(
       >>> round(float(loss[0]), 4)  # 2 log 2
       1.3863
     """
-    real_logits = _as_float_logits("real_logits", real_logits)
-    fake_logits = _as_float_logits("fake_logits", fake_logits)
+    real_logits = as_float_array(real_logits, "real_logits")
+    fake_logits = as_float_array(fake_logits, "fake_logits")
     if real_logits.shape != fake_logits.shape:
         raise ValueError(
             "real_logits and fake_logits must have the same shape, got "
@@ -105,7 +98,7 @@ def gan_generator_loss(fake_logits: ArrayLike, *, kind: str = "non_saturating") 
       >>> round(float(gan_generator_loss(jnp.array([0.0]), kind="minimax")[0]), 4)
       -0.6931
     """
-    fake_logits = _as_float_logits("fake_logits", fake_logits)
+    fake_logits = as_float_array(fake_logits, "fake_logits")
     if kind == "non_saturating":
         return sigmoid_binary_cross_entropy(fake_logits, jnp.ones_like(fake_logits))
     if kind == "minimax":
